@@ -1,0 +1,36 @@
+// Package function is get-product: GET /{id} returns one live product.
+package function
+
+import (
+	"context"
+	"net/http"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/faas-commerce/faas-commerce/shared/catalog"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/deps"
+)
+
+var app = deps.Setup(func(_ context.Context, d *deps.Deps) (*fn.App, error) {
+	return newApp(catalog.NewStore(d.DB)), nil
+})
+
+// Handle is the function's entry point (golang-http template signature).
+func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
+
+func newApp(store *catalog.Store) *fn.App {
+	return fn.New("get-product").Route("GET /{id}", func(w http.ResponseWriter, r *http.Request) error {
+		id, err := fn.PathUUID(r, "id")
+		if err != nil {
+			return err
+		}
+		p, err := store.Get(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("ETag", fn.ETag(p.Version))
+		fn.JSON(w, http.StatusOK, p)
+		return nil
+	})
+}

@@ -1,0 +1,49 @@
+// Package deps builds what a function needs from its configuration, once per process: the
+// database pool today, and the same place grows the token verifier, the gateway client and
+// telemetry. A function's handler.go registers its App with Setup; its tests call the App's
+// constructor with their own database instead.
+package deps
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faas-commerce/faas-commerce/shared/config"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/pg"
+)
+
+// Deps are a function's connections.
+type Deps struct {
+	// DB is the process's one pool.
+	DB *pgxpool.Pool
+	// Source is where the function reads any settings of its own.
+	Source config.Source
+}
+
+// Setup registers a function that uses the database: the pool is configured from the
+// database-url secret and PG_* settings, and closed at shutdown.
+func Setup(build func(context.Context, *Deps) (*fn.App, error)) *fn.Lazy {
+	return fn.Setup(func(ctx context.Context) (*fn.App, error) {
+		src := config.FromOS()
+		var (
+			env     pg.PoolConfig
+			secrets pg.Secrets
+		)
+		if err := src.Load(ctx, &env, &secrets); err != nil {
+			return nil, err
+		}
+		db, err := pg.Connect(ctx, secrets.DatabaseURL, env)
+		if err != nil {
+			return nil, err
+		}
+		a, err := build(ctx, &Deps{DB: db, Source: src})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.OnClose(db.Close)
+		return a, nil
+	})
+}

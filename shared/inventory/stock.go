@@ -1,0 +1,56 @@
+// Package inventory is the inventory context: stock per product.
+package inventory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/faas-commerce/faas-commerce/shared/fault"
+)
+
+// Stock is how many units of a product are free to sell.
+type Stock struct {
+	ProductID uuid.UUID `json:"product_id"`
+	OnHand    int64     `json:"on_hand"`
+	Version   int64     `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// ErrNotFound: no stock row for the product.
+var ErrNotFound = fault.New(fault.NotFound, "stock_not_found", "no stock for this product")
+
+// Querier is a pool, a connection or a transaction.
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Open creates an empty stock row for a new product; it does nothing when one exists. The
+// catalog calls it in the transaction that creates the product.
+func Open(ctx context.Context, q Querier, productID uuid.UUID) error {
+	if _, err := q.Exec(ctx, "INSERT INTO inventory.stock (product_id) VALUES ($1) ON CONFLICT DO NOTHING", productID); err != nil {
+		return fmt.Errorf("open stock: %w", err)
+	}
+	return nil
+}
+
+// Get returns the stock of a product.
+func Get(ctx context.Context, q Querier, productID uuid.UUID) (Stock, error) {
+	s := Stock{ProductID: productID}
+	err := q.QueryRow(ctx, "SELECT on_hand, version, updated_at FROM inventory.stock WHERE product_id = $1", productID).
+		Scan(&s.OnHand, &s.Version, &s.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Stock{}, ErrNotFound
+	}
+	if err != nil {
+		return Stock{}, fmt.Errorf("read stock: %w", err)
+	}
+	s.UpdatedAt = s.UpdatedAt.UTC()
+	return s, nil
+}
