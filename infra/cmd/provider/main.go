@@ -1,0 +1,37 @@
+// Command provider is the local OpenFaaS provider: it serves the OpenFaaS API and runs each
+// function as its own process. Configuration is read from the environment (see
+// provider.Config and infra/README.md).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/faas-commerce/faas-commerce/infra/provider"
+	"github.com/sethvargo/go-envconfig"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(log); err != nil {
+		log.Error("provider failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cfg, err := provider.LoadConfig(ctx, envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	p, err := provider.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return p.Run(ctx, nil)
+}
