@@ -53,3 +53,26 @@ func IfMatchVersion(r *http.Request) (*int64, error) {
 	}
 	return &v, nil
 }
+
+var (
+	// ErrStaleETag: the If-Match entity tag is not the resource's current one.
+	ErrStaleETag = fault.New(fault.PreconditionFailed, "precondition_failed", "If-Match does not hold the current ETag; read the resource again")
+	// ErrNeedVersion: an update named no version to check against.
+	ErrNeedVersion = fault.New(fault.PreconditionRequired, "precondition_required", `send If-Match with the ETag you read, or "version" in the body`)
+	errTwoVersions = fault.New(fault.Invalid, "version_mismatch", `If-Match and "version" disagree`)
+)
+
+// ExpectedVersion is the version an update must find: If-Match's or the body's (they must
+// agree when both are sent); ErrNeedVersion when neither is.
+func ExpectedVersion(ifMatch, body *int64) (*int64, error) {
+	switch {
+	case ifMatch != nil && body != nil && *ifMatch != *body:
+		return nil, errTwoVersions.With(fault.Detail{Field: "version", Message: "must equal the version in If-Match"})
+	case ifMatch != nil:
+		return ifMatch, nil
+	case body != nil:
+		return body, nil
+	default:
+		return nil, ErrNeedVersion
+	}
+}

@@ -8,8 +8,8 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/faas-commerce/faas-commerce/shared/catalog"
-	"github.com/faas-commerce/faas-commerce/shared/fn"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
 )
 
 var app = deps.Setup(func(_ context.Context, d *deps.Deps) (*fn.App, error) {

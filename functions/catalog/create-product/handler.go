@@ -1,0 +1,55 @@
+// Package function is create-product: POST / adds a product (admin). Safe to retry: send an
+// Idempotency-Key to get the first result back, or rely on the SKU (the same SKU with the same
+// fields returns the existing product with 200).
+package function
+
+import (
+	"context"
+	"net/http"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/faas-commerce/faas-commerce/shared/catalog"
+	"github.com/faas-commerce/faas-commerce/shared/deps"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/idempotency"
+)
+
+var app = deps.Setup(func(_ context.Context, d *deps.Deps) (*fn.App, error) {
+	return newApp(catalog.NewStore(d.DB)), nil
+})
+
+// Handle is the function's entry point (golang-http template signature).
+func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
+
+func newApp(store *catalog.Store) *fn.App {
+	return fn.New("create-product").Route("POST /{$}", func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get(idempotency.Header)
+		if err := idempotency.CheckKey(key); err != nil {
+			return err
+		}
+		var in catalog.NewProduct
+		if err := fn.Decode(r, &in); err != nil {
+			return err
+		}
+		in.Normalize()
+		if err := in.Validate(); err != nil {
+			return err
+		}
+		p, outcome, err := store.Create(r.Context(), in, key)
+		if err != nil {
+			return err
+		}
+		status := http.StatusCreated
+		switch outcome {
+		case catalog.Existing:
+			status = http.StatusOK
+		case catalog.Replayed:
+			w.Header().Set("Idempotent-Replayed", "true")
+		}
+		w.Header().Set("Location", "/function/get-product/"+p.ID.String())
+		w.Header().Set("ETag", fn.ETag(p.Version))
+		fn.JSON(w, status, p)
+		return nil
+	})
+}

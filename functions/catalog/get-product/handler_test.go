@@ -1,0 +1,40 @@
+package function
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/faas-commerce/faas-commerce/shared/catalog"
+	"github.com/faas-commerce/faas-commerce/shared/catalog/catalogtest"
+	"github.com/faas-commerce/faas-commerce/shared/fn/fntest"
+	"github.com/faas-commerce/faas-commerce/shared/pg/pgtest"
+)
+
+func TestGetProduct(t *testing.T) {
+	db := pgtest.New(t)
+	store := catalog.NewStore(db.Pool)
+	app := newApp(store)
+	want := catalogtest.Create(t, db.Pool, 1, nil)[0]
+
+	var got catalog.Product
+	resp := fntest.Call(t, app, http.MethodGet, "/"+want.ID.String(), nil).Expect(t, http.StatusOK)
+	resp.Decode(t, &got)
+	if !got.CreatedAt.Equal(want.CreatedAt) || got.ID != want.ID || got.SKU != want.SKU || got.Price != want.Price {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	if resp.Header.Get("ETag") != `"1"` || resp.Header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers %v", resp.Header)
+	}
+
+	fntest.Call(t, app, http.MethodGet, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
+	fntest.Call(t, app, http.MethodGet, "/not-a-uuid", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+	fntest.Call(t, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusNotFound, "not_found")
+	fntest.Call(t, app, http.MethodDelete, "/"+want.ID.String(), nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
+
+	if err := store.Delete(t.Context(), want.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	fntest.Call(t, app, http.MethodGet, "/"+want.ID.String(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
+}

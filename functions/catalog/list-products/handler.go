@@ -1,0 +1,45 @@
+// Package function is list-products: GET /?q=&active=&limit=&cursor= lists live products in
+// creation order, a page at a time (limit defaults to 20, capped at 100; follow next_cursor).
+package function
+
+import (
+	"context"
+	"net/http"
+
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/faas-commerce/faas-commerce/shared/catalog"
+	"github.com/faas-commerce/faas-commerce/shared/deps"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/page"
+)
+
+var app = deps.Setup(func(_ context.Context, d *deps.Deps) (*fn.App, error) {
+	return newApp(catalog.NewStore(d.DB)), nil
+})
+
+// Handle is the function's entry point (golang-http template signature).
+func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
+
+func newApp(store *catalog.Store) *fn.App {
+	return fn.New("list-products").Route("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
+		pr, err := page.FromQuery(r.URL.Query())
+		if err != nil {
+			return err
+		}
+		active, err := fn.QueryBool(r, "active")
+		if err != nil {
+			return err
+		}
+		f := catalog.Filter{Query: r.URL.Query().Get("q"), Active: active}
+		if err := f.Validate(); err != nil {
+			return err
+		}
+		p, err := store.List(r.Context(), f, pr)
+		if err != nil {
+			return err
+		}
+		fn.JSON(w, http.StatusOK, p)
+		return nil
+	})
+}
