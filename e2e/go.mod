@@ -1,0 +1,14 @@
+module github.com/faas-commerce/faas-commerce/e2e
+
+go 1.26.0
+
+require (
+	github.com/openfaas/go-sdk v0.3.1
+	golang.org/x/mod v0.43.0
+	gopkg.in/yaml.v3 v3.0.1
+)
+
+require (
+	github.com/drone/envsubst v1.0.3 // indirect
+	github.com/ryanuber/go-glob v1.0.0 // indirect
+)
