@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,17 +38,18 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
+	if dir := os.Getenv("PROVIDER_TEST_BIN_DIR"); dir != "" {
+		// a test that runs this binary again hands over what it built
+		setBins(dir)
+		return m.Run()
+	}
 	dir, err := os.MkdirTemp("", "provider-test-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	bins.dir = dir
-	bins.echo = filepath.Join(dir, "echo")
-	bins.provider = filepath.Join(dir, "provider")
-	bins.faasCLI = filepath.Join(dir, "faas-cli")
-	bins.gateway = filepath.Join(dir, "gateway")
+	setBins(dir)
 	// faas-cli is pinned in the tools module, which builds through the repo's go.work; the
 	// gateway has its own tools module outside the workspace
 	builds := []struct{ out, pkg, dir, gowork string }{
@@ -76,6 +78,24 @@ func runMain(m *testing.M) int {
 		}
 	}
 	return m.Run()
+}
+
+func setBins(dir string) {
+	bins.dir = dir
+	bins.echo = filepath.Join(dir, "echo")
+	bins.provider = filepath.Join(dir, "provider")
+	bins.faasCLI = filepath.Join(dir, "faas-cli")
+	bins.gateway = filepath.Join(dir, "gateway")
+}
+
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // harness is one provider running in the test process on a free port with its own state.

@@ -16,6 +16,7 @@ import (
 
 func main() {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(log) // the standard logger (used by faas-provider's log handler) writes JSON too
 	if err := run(log); err != nil {
 		log.Error("provider failed", "error", err)
 		os.Exit(1)

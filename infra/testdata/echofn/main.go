@@ -53,12 +53,7 @@ func run(logger *slog.Logger) error {
 		fmt.Fprintf(w, "%d", os.Getpid())
 	})
 	mux.HandleFunc("/secret/{name}", func(w http.ResponseWriter, r *http.Request) {
-		b, err := os.ReadFile(filepath.Join(os.Getenv("SECRETS_DIR"), filepath.Base(r.PathValue("name"))))
-		if err != nil {
-			http.Error(w, "secret not found", http.StatusNotFound)
-			return
-		}
-		w.Write(b)
+		writeSecret(w, r.PathValue("name"))
 	})
 	mux.HandleFunc("/crash", func(w http.ResponseWriter, r *http.Request) {
 		logger.Error("crashing on request")
@@ -76,6 +71,14 @@ func run(logger *slog.Logger) error {
 		fmt.Fprintf(w, "status %d", code)
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// query forms for clients that cannot choose a path (faas-cli invoke)
+		if name := r.URL.Query().Get("secret"); name != "" {
+			writeSecret(w, name)
+			return
+		}
+		if msg := r.URL.Query().Get("log"); msg != "" {
+			logger.Info(msg)
+		}
 		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
 			select {
 			case <-time.After(d):
@@ -118,4 +121,13 @@ func run(logger *slog.Logger) error {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(v)
+}
+
+func writeSecret(w http.ResponseWriter, name string) {
+	b, err := os.ReadFile(filepath.Join(os.Getenv("SECRETS_DIR"), filepath.Base(name)))
+	if err != nil {
+		http.Error(w, "secret not found", http.StatusNotFound)
+		return
+	}
+	w.Write(b)
 }
