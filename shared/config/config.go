@@ -51,8 +51,9 @@ func FromMap(env map[string]string, secretsDir string) Source {
 // does not parse is an error naming the variable or secret.
 func (s Source) Load(ctx context.Context, env, secrets any) error {
 	if env != nil {
-		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: env, Lookuper: s.Env}); err != nil {
-			return fmt.Errorf("environment: %w", err)
+		l := &lastKey{Lookuper: s.Env}
+		if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: env, Lookuper: l}); err != nil {
+			return fmt.Errorf("environment variable %s: %w", l.key, err)
 		}
 	}
 	if secrets != nil {
@@ -65,6 +66,19 @@ func (s Source) Load(ctx context.Context, env, secrets any) error {
 		}
 	}
 	return nil
+}
+
+// lastKey remembers the last key looked up: go-envconfig looks a field up and then decodes
+// it, so when processing fails this names the variable at fault (its own error names the Go
+// field).
+type lastKey struct {
+	envconfig.Lookuper
+	key string
+}
+
+func (l *lastKey) Lookup(key string) (string, bool) {
+	l.key = key
+	return l.Lookuper.Lookup(key)
 }
 
 // secretLookuper reads secrets/<key>; a missing file is an unset value, any other read
