@@ -84,11 +84,10 @@ func (f *function) launchSpec() launch {
 		// leave headroom under the hard limit the provider enforces on RSS
 		env = append(env, "GOMEMLIMIT="+strconv.FormatInt(f.memLimit*9/10, 10))
 	}
-	env = append(env,
-		"BIND_ADDR="+f.p.cfg.FunctionBindAddr,
-		"SECRETS_DIR="+f.secretsDir,
-		"OPENFAAS_NAME="+f.name,
-	)
+	if _, set := f.spec.EnvVars["FUNCTION_NAME"]; !set {
+		env = append(env, "FUNCTION_NAME="+f.name)
+	}
+	env = append(env, "BIND_ADDR="+f.p.cfg.FunctionBindAddr, "SECRETS_DIR="+f.secretsDir)
 	return launch{binary: f.binary, env: env, dir: f.dir, secretsDir: f.secretsDir, secrets: append([]string(nil), f.spec.Secrets...)}
 }
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# make up: build, start the provider in the background, migrate, create secrets, deploy
+# stack.yml and wait until every function answers. Safe to run again: a running provider is
+# kept and the functions are redeployed (their processes replaced with the new binaries).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$PWD
+state=$(realpath -m "${STATE_DIR:-.state}")
+addr=${PROVIDER_ADDR:-127.0.0.1:8080}
+gateway="http://$addr"
+pidfile=$state/provider.pid
+logfile=$state/provider.log
+make=${MAKE:-make}
+database_url=${DATABASE_URL_SECRET:-postgres://postgres@127.0.0.1:5432/faas_commerce?sslmode=disable}
+faas() { GATEWAY_URL=$gateway go tool faas-cli "$@"; }
+step() { printf '==> %s\n' "$*"; }
+
+step "checking PostgreSQL and RabbitMQ"
+if ! infra/scripts/require-services.sh; then
+	echo "make up needs the services above; start them (or run: make services) and try again" >&2
+	exit 1
+fi
+
+step "building functions (make build)"
+"$make" --no-print-directory build
+
+step "building the provider"
+infra/scripts/build-provider.sh "$state/provider"
+
+running() { [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+if running; then
+	step "provider already running (pid $(cat "$pidfile")); keeping it"
+else
+	step "starting the provider on $gateway (log: $logfile)"
+	mkdir -p "$state"
+	PROVIDER_ADDR=$addr PROVIDER_STATE_DIR=$state FUNCTIONS_BIN_DIR=$top/bin \
+		setsid "$state/provider" >>"$logfile" 2>&1 </dev/null &
+	echo $! >"$pidfile"
+fi
+for _ in $(seq 1 150); do
+	curl -fsS -o /dev/null "$gateway/healthz" 2>/dev/null && break
+	running || { echo "the provider stopped; last lines of $logfile:" >&2; tail -n 20 "$logfile" >&2; exit 1; }
+	sleep 0.1
+done
+curl -fsS -o /dev/null "$gateway/healthz" || { echo "the provider does not answer on $gateway" >&2; exit 1; }
+
+step "applying migrations (make migrate)"
+"$make" --no-print-directory migrate
+
+step "logging faas-cli in and creating secrets"
+faas login --gateway "$gateway" --username "$(cat "$state/auth/basic-auth-user")" --password-stdin \
+	<"$state/auth/basic-auth-password" >/dev/null
+if faas secret list --gateway "$gateway" | awk 'NR>1 {print $1}' | grep -qx database-url; then
+	faas secret update database-url --from-literal "$database_url" --gateway "$gateway" >/dev/null
+else
+	faas secret create database-url --from-literal "$database_url" --gateway "$gateway" >/dev/null
+fi
+
+step "deploying stack.yml"
+faas deploy -f stack.yml --gateway "$gateway"
+
+step "waiting until every function answers"
+names=$(faas list --quiet --gateway "$gateway")
+for name in $names; do
+	code=000
+	for _ in $(seq 1 300); do
+		code=$(curl -s -o /dev/null -w '%{http_code}' "$gateway/function/$name/_/health" || true)
+		[ "$code" = 200 ] && break
+		sleep 0.1
+	done
+	if [ "$code" != 200 ]; then
+		echo "function $name does not answer (HTTP $code); its logs: go tool faas-cli logs $name --tail=false" >&2
+		exit 1
+	fi
+	printf '    %-20s ready\n' "$name"
+done
+
+try=$(printf '%s\n' $names | grep -x list-products || printf '%s\n' $names | head -n1)
+cat <<MSG
+
+The platform is up.
+  gateway:      $gateway   (OpenFaaS API; faas-cli is logged in)
+  credentials:  user admin, password in $state/auth/basic-auth-password
+  provider log: $logfile
+  try:          curl -s $gateway/function/$try
+  stop it:      make down
+MSG
