@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,7 +14,6 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/inventory"
 	"github.com/faas-commerce/faas-commerce/shared/money"
 	"github.com/faas-commerce/faas-commerce/shared/page"
-	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
 // Store keeps products in the catalog schema.
@@ -25,18 +23,6 @@ type Store struct {
 
 // NewStore returns a Store on db.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
-
-// Outcome says how Create answered.
-type Outcome int
-
-const (
-	// Created a new product.
-	Created Outcome = iota
-	// Existing product with the same SKU and the same fields: a retry without a key.
-	Existing
-	// Replayed the first result stored under the request's Idempotency-Key.
-	Replayed
-)
 
 const columns = "id, sku, name, description, price_amount, price_currency, active, version, created_at, updated_at"
 
@@ -52,47 +38,20 @@ func scan(row pgx.Row) (Product, error) {
 // Create adds a product with an empty stock row, in one transaction. A retry is safe: with an
 // idempotency key the first result is replayed; without one, a product with the same SKU and
 // the same fields is returned as Existing, and one with different fields is ErrSKUTaken.
-func (s *Store) Create(ctx context.Context, n NewProduct, key string) (Product, Outcome, error) {
-	var (
-		p       Product
-		outcome Outcome
-	)
-	err := pg.InTx(ctx, s.db, pg.TxOptions{}, func(tx pgx.Tx) error {
-		if key == "" {
-			var err error
-			p, outcome, err = insert(ctx, tx, n)
-			return err
-		}
-		req, err := json.Marshal(n)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		res, replayed, err := idempotency.Do(ctx, tx, keyTable, "create-product", key, req, func() ([]byte, error) {
-			var err error
-			if p, outcome, err = insert(ctx, tx, n); err != nil {
-				return nil, err
-			}
-			return json.Marshal(p)
-		})
-		if err != nil {
-			return err
-		}
-		if replayed {
-			outcome = Replayed
-			if err := json.Unmarshal(res, &p); err != nil {
-				return fmt.Errorf("decode stored result: %w", err)
-			}
-		}
-		return nil
+func (s *Store) Create(ctx context.Context, n NewProduct, key string) (idempotency.Result[Product], error) {
+	active := n.Active == nil || *n.Active
+	n.Active = &active // hash the request with its default applied
+	res, err := idempotency.Create(ctx, s.db, keyTable, "create-product", key, n, func(tx pgx.Tx) (Product, idempotency.Outcome, error) {
+		return insert(ctx, tx, n)
 	})
 	if err != nil {
-		return Product{}, 0, fmt.Errorf("create product: %w", err)
+		return res, fmt.Errorf("create product: %w", err)
 	}
-	return p, outcome, nil
+	return res, nil
 }
 
-func insert(ctx context.Context, tx pgx.Tx, n NewProduct) (Product, Outcome, error) {
-	active := n.Active == nil || *n.Active
+func insert(ctx context.Context, tx pgx.Tx, n NewProduct) (Product, idempotency.Outcome, error) {
+	active := *n.Active
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Product{}, 0, fmt.Errorf("new id: %w", err)
@@ -111,7 +70,7 @@ func insert(ctx context.Context, tx pgx.Tx, n NewProduct) (Product, Outcome, err
 		if existing.Name != n.Name || existing.Description != n.Description || existing.Price != *n.Price || existing.Active != active {
 			return Product{}, 0, ErrSKUTaken
 		}
-		return existing, Existing, nil
+		return existing, idempotency.Existing, nil
 	}
 	if err != nil {
 		return Product{}, 0, err
@@ -119,7 +78,7 @@ func insert(ctx context.Context, tx pgx.Tx, n NewProduct) (Product, Outcome, err
 	if err := inventory.Open(ctx, tx, p.ID); err != nil {
 		return Product{}, 0, err
 	}
-	return p, Created, nil
+	return p, idempotency.Created, nil
 }
 
 // Get returns a live product.

@@ -2,7 +2,6 @@ package customers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -21,18 +20,6 @@ type Store struct {
 
 // NewStore returns a Store on db.
 func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db} }
-
-// Outcome says how Create answered.
-type Outcome int
-
-const (
-	// Created a new customer.
-	Created Outcome = iota
-	// Existing customer with the same e-mail and the same fields: a retry without a key.
-	Existing
-	// Replayed the first result stored under the request's Idempotency-Key.
-	Replayed
-)
 
 const columns = "id, email, name, phone, notify_email, notify_sms, version, created_at, updated_at"
 
@@ -70,51 +57,22 @@ type request struct {
 // replayed; without one, a customer with the same e-mail (exactly as given) and the same fields
 // is returned as Existing, and one whose e-mail matches ignoring case but differs in anything
 // else is ErrEmailTaken.
-func (s *Store) Create(ctx context.Context, n NewCustomer, key string) (Customer, Outcome, error) {
-	var (
-		c       Customer
-		outcome Outcome
-	)
+func (s *Store) Create(ctx context.Context, n NewCustomer, key string) (idempotency.Result[Customer], error) {
 	want := request{Email: n.Email, Name: n.Name, Phone: n.Phone, Notify: n.Preferences()}
-	err := pg.InTx(ctx, s.db, pg.TxOptions{}, func(tx pgx.Tx) error {
-		if key == "" {
-			var err error
-			c, outcome, err = insert(ctx, tx, want)
-			return err
-		}
-		req, err := json.Marshal(want)
-		if err != nil {
-			return fmt.Errorf("encode request: %w", err)
-		}
-		res, replayed, err := idempotency.Do(ctx, tx, keyTable, "register-customer", key, req, func() ([]byte, error) {
-			var err error
-			if c, outcome, err = insert(ctx, tx, want); err != nil {
-				return nil, err
-			}
-			return json.Marshal(c)
-		})
-		if err != nil {
-			return err
-		}
-		if replayed {
-			outcome = Replayed
-			if err := json.Unmarshal(res, &c); err != nil {
-				return fmt.Errorf("decode stored result: %w", err)
-			}
-		}
-		return nil
+	res, err := idempotency.Create(ctx, s.db, keyTable, "register-customer", key, want, func(tx pgx.Tx) (Customer, idempotency.Outcome, error) {
+		return insert(ctx, tx, want)
 	})
 	if err != nil {
-		return Customer{}, 0, fmt.Errorf("register customer: %w", err)
+		return res, fmt.Errorf("register customer: %w", err)
 	}
-	return c, outcome, nil
+	return res, nil
 }
 
 // insertAttempts bounds how often insert looks for the holder of an e-mail address that a
 // concurrent update moved away between the conflict and the look-up.
 const insertAttempts = 3
 
-func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, Outcome, error) {
+func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, idempotency.Outcome, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Customer{}, 0, fmt.Errorf("new id: %w", err)
@@ -124,7 +82,7 @@ func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, Outcome, error
 			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6) ON CONFLICT ((lower(email))) DO NOTHING RETURNING `+columns,
 			id, r.Email, r.Name, r.Phone, r.Notify.Email, r.Notify.SMS))
 		if err == nil {
-			return c, Created, nil
+			return c, idempotency.Created, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return Customer{}, 0, err
@@ -139,7 +97,7 @@ func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, Outcome, error
 		if existing.Email != r.Email || existing.Name != r.Name || existing.Phone != r.Phone || existing.Notify != r.Notify {
 			return Customer{}, 0, ErrEmailTaken
 		}
-		return existing, Existing, nil
+		return existing, idempotency.Existing, nil
 	}
 	return Customer{}, 0, errors.New("e-mail address kept changing hands")
 }

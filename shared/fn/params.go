@@ -15,10 +15,12 @@ var (
 	errBadIfMatch = fault.New(fault.Malformed, "invalid_if_match", `If-Match must be one entity tag such as "3"`)
 )
 
-// PathUUID parses the path wildcard name as a UUID.
+// PathUUID parses the path wildcard name as a UUID in its canonical 36-character form, so one
+// record has one URL.
 func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
-	id, err := uuid.Parse(r.PathValue(name))
-	if err != nil || strings.Contains(r.PathValue(name), "{") {
+	s := r.PathValue(name)
+	id, err := uuid.Parse(s)
+	if err != nil || len(s) != 36 || id.String() != strings.ToLower(s) {
 		return uuid.Nil, errBadParam.With(fault.Detail{Field: name, Message: "must be a UUID"})
 	}
 	return id, nil
@@ -59,7 +61,7 @@ var (
 	ErrStaleETag = fault.New(fault.PreconditionFailed, "precondition_failed", "If-Match does not hold the current ETag; read the resource again")
 	// ErrNeedVersion: an update named no version to check against.
 	ErrNeedVersion = fault.New(fault.PreconditionRequired, "precondition_required", `send If-Match with the ETag you read, or "version" in the body`)
-	errTwoVersions = fault.New(fault.Invalid, "version_mismatch", `If-Match and "version" disagree`)
+	errTwoVersions = fault.New(fault.Invalid, "versions_disagree", `If-Match and "version" disagree`)
 )
 
 // ExpectedVersion is the version an update must find: If-Match's or the body's (they must

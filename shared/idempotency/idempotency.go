@@ -8,12 +8,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
+	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
 // Header is the request header that carries the key.
@@ -79,4 +81,72 @@ func Do(ctx context.Context, tx pgx.Tx, table Table, scope, key string, request 
 		return nil, false, fmt.Errorf("store idempotent result: %w", err)
 	}
 	return result, false, nil
+}
+
+// Outcome says how a create was answered the first time.
+type Outcome int
+
+const (
+	// Created a new record.
+	Created Outcome = iota
+	// Existing record matched the request's natural key and fields: a retry without a key.
+	Existing
+)
+
+// Result is a create's answer.
+type Result[T any] struct {
+	Value   T
+	Outcome Outcome
+	// Replayed is true when the answer is the one stored under the request's key.
+	Replayed bool
+}
+
+// Status is the HTTP status the first answer had: 201 for Created, 200 for Existing.
+func (r Result[T]) Status() int {
+	if r.Outcome == Existing {
+		return 200
+	}
+	return 201
+}
+
+type stored[T any] struct {
+	Outcome Outcome `json:"outcome"`
+	Value   T       `json:"value"`
+}
+
+// Create runs insert in one transaction. Without a key that is all; with a key, the key is
+// claimed in the same transaction and the result stored under it, and a later request with the
+// same key gets that result back (Replayed) without running insert. request is what the client
+// asked for, with defaults applied, so requests that mean the same hash the same.
+func Create[T any](ctx context.Context, db pg.Beginner, table Table, scope, key string, request any, insert func(pgx.Tx) (T, Outcome, error)) (Result[T], error) {
+	var res Result[T]
+	err := pg.InTx(ctx, db, pg.TxOptions{}, func(tx pgx.Tx) error {
+		res = Result[T]{}
+		if key == "" {
+			var err error
+			res.Value, res.Outcome, err = insert(tx)
+			return err
+		}
+		req, err := json.Marshal(request)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		body, replayed, err := Do(ctx, tx, table, scope, key, req, func() ([]byte, error) {
+			v, o, err := insert(tx)
+			if err != nil {
+				return nil, err
+			}
+			return json.Marshal(stored[T]{Outcome: o, Value: v})
+		})
+		if err != nil {
+			return err
+		}
+		var s stored[T]
+		if err := json.Unmarshal(body, &s); err != nil {
+			return fmt.Errorf("decode stored result: %w", err)
+		}
+		res = Result[T]{Value: s.Value, Outcome: s.Outcome, Replayed: replayed}
+		return nil
+	})
+	return res, err
 }

@@ -36,20 +36,17 @@ func newApp(store *catalog.Store) *fn.App {
 		if err := in.Validate(); err != nil {
 			return err
 		}
-		p, outcome, err := store.Create(r.Context(), in, key)
+		res, err := store.Create(r.Context(), in, key)
 		if err != nil {
 			return err
 		}
-		status := http.StatusCreated
-		switch outcome {
-		case catalog.Existing:
-			status = http.StatusOK
-		case catalog.Replayed:
+		p := res.Value
+		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		w.Header().Set("Location", "/function/get-product/"+p.ID.String())
 		w.Header().Set("ETag", fn.ETag(p.Version))
-		fn.JSON(w, status, p)
+		fn.JSON(w, res.Status(), p)
 		return nil
 	})
 }

@@ -111,6 +111,25 @@ func TestCreateProductRetries(t *testing.T) {
 		fntest.Call(t, app, http.MethodPost, "/", other, "Idempotency-Key", "key-1").ExpectError(t, http.StatusUnprocessableEntity, "idempotency_key_reused")
 	})
 
+	t.Run("a replay answers as the first answer did", func(t *testing.T) {
+		in := catalogtest.New()
+		fntest.Call(t, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated)
+		// The first keyed request matches the product by SKU: 200, and so is its replay.
+		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
+		resp := fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
+		if resp.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatal("second keyed request was not a replay")
+		}
+	})
+
+	t.Run("defaults do not change the request under a key", func(t *testing.T) {
+		in := catalogtest.New()
+		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
+		on := true
+		in.Active = &on
+		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
+	})
+
 	t.Run("concurrent requests with one key create one product", func(t *testing.T) {
 		before := catalogtest.Count(t, db.Pool)
 		in := catalogtest.New()

@@ -39,7 +39,7 @@ func TestDeleteProduct(t *testing.T) {
 	// The SKU stays taken by the deleted product.
 	n := catalogtest.New()
 	n.SKU = ps[0].SKU
-	if _, _, err := store.Create(t.Context(), n, ""); err == nil {
+	if _, err := store.Create(t.Context(), n, ""); err == nil {
 		t.Fatal("a deleted product's SKU was reused")
 	}
 }

@@ -2,6 +2,7 @@ package function
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -30,6 +31,9 @@ func TestGetProduct(t *testing.T) {
 
 	fntest.Call(t, app, http.MethodGet, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
 	fntest.Call(t, app, http.MethodGet, "/not-a-uuid", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+	for _, alias := range []string{strings.ToUpper(want.ID.String()), strings.ReplaceAll(want.ID.String(), "-", ""), "urn:uuid:" + want.ID.String()} {
+		fntest.Call(t, app, http.MethodGet, "/"+alias, nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+	}
 	fntest.Call(t, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusNotFound, "not_found")
 	fntest.Call(t, app, http.MethodDelete, "/"+want.ID.String(), nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
 

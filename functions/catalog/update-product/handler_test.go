@@ -62,7 +62,7 @@ func TestUpdateProductConflictsAndBadInput(t *testing.T) {
 		{"stale If-Match", path, rename, []string{"If-Match", `"7"`}, 412, "precondition_failed", nil},
 		{"stale body version", path, map[string]any{"name": "x", "version": 9}, nil, 409, "version_mismatch", nil},
 		{"no version at all", path, rename, nil, 428, "precondition_required", nil},
-		{"If-Match and version disagree", path, map[string]any{"name": "x", "version": 2}, []string{"If-Match", `"1"`}, 422, "version_mismatch", []string{"version"}},
+		{"If-Match and version disagree", path, map[string]any{"name": "x", "version": 2}, []string{"If-Match", `"1"`}, 422, "versions_disagree", []string{"version"}},
 		{"weak or malformed If-Match", path, rename, []string{"If-Match", `W/"1"`}, 400, "invalid_if_match", nil},
 		{"empty patch", path, map[string]any{}, []string{"If-Match", `"1"`}, 422, "nothing_to_change", nil},
 		{"empty name", path, map[string]any{"name": " "}, []string{"If-Match", `"1"`}, 422, "validation_failed", []string{"name"}},

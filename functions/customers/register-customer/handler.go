@@ -36,20 +36,17 @@ func newApp(store *customers.Store) *fn.App {
 		if err := in.Validate(); err != nil {
 			return err
 		}
-		c, outcome, err := store.Create(r.Context(), in, key)
+		res, err := store.Create(r.Context(), in, key)
 		if err != nil {
 			return err
 		}
-		status := http.StatusCreated
-		switch outcome {
-		case customers.Existing:
-			status = http.StatusOK
-		case customers.Replayed:
+		c := res.Value
+		if res.Replayed {
 			w.Header().Set("Idempotent-Replayed", "true")
 		}
 		w.Header().Set("Location", "/function/get-customer/"+c.ID.String())
 		w.Header().Set("ETag", fn.ETag(c.Version))
-		fn.JSON(w, status, c)
+		fn.JSON(w, res.Status(), c)
 		return nil
 	})
 }

@@ -88,7 +88,7 @@ func TestUpdateCustomerConflictsAndBadInput(t *testing.T) {
 		{"stale If-Match", path, rename, []string{"If-Match", `"7"`}, 412, "precondition_failed", nil},
 		{"stale body version", path, map[string]any{"name": "x", "version": 9}, nil, 409, "version_mismatch", nil},
 		{"no version at all", path, rename, nil, 428, "precondition_required", nil},
-		{"If-Match and version disagree", path, map[string]any{"name": "x", "version": 2}, v1, 422, "version_mismatch", []string{"version"}},
+		{"If-Match and version disagree", path, map[string]any{"name": "x", "version": 2}, v1, 422, "versions_disagree", []string{"version"}},
 		{"weak or malformed If-Match", path, rename, []string{"If-Match", `W/"1"`}, 400, "invalid_if_match", nil},
 		{"version zero", path, map[string]any{"name": "x", "version": 0}, nil, 422, "validation_failed", []string{"version"}},
 		{"e-mail of another customer, other case", path, map[string]any{"email": strings.ToUpper(other.Email)}, v1, 409, "email_taken", nil},

@@ -36,11 +36,11 @@ func Create(t testing.TB, db *pgxpool.Pool, count int, edit func(i int, p *catal
 		if edit != nil {
 			edit(i, &n)
 		}
-		p, _, err := store.Create(context.Background(), n, "")
+		res, err := store.Create(context.Background(), n, "")
 		if err != nil {
 			t.Fatalf("catalogtest: create %+v: %v", n, err)
 		}
-		out = append(out, p)
+		out = append(out, res.Value)
 	}
 	return out
 }

@@ -33,11 +33,11 @@ func Create(t testing.TB, db *pgxpool.Pool, count int, edit func(i int, c *custo
 		if edit != nil {
 			edit(i, &n)
 		}
-		c, _, err := store.Create(context.Background(), n, "")
+		res, err := store.Create(context.Background(), n, "")
 		if err != nil {
 			t.Fatalf("customerstest: create %+v: %v", n, err)
 		}
-		out = append(out, c)
+		out = append(out, res.Value)
 	}
 	return out
 }
