@@ -15,12 +15,12 @@ var (
 	errBadIfMatch = fault.New(fault.Malformed, "invalid_if_match", `If-Match must be one entity tag such as "3"`)
 )
 
-// PathUUID parses the path wildcard name as a UUID in its canonical 36-character form, so one
+// PathUUID parses the path wildcard name as a UUID in its canonical lower-case form, so one
 // record has one URL.
 func PathUUID(r *http.Request, name string) (uuid.UUID, error) {
 	s := r.PathValue(name)
 	id, err := uuid.Parse(s)
-	if err != nil || len(s) != 36 || id.String() != strings.ToLower(s) {
+	if err != nil || id.String() != s {
 		return uuid.Nil, errBadParam.With(fault.Detail{Field: name, Message: "must be a UUID"})
 	}
 	return id, nil
