@@ -102,6 +102,7 @@ func (q *Queue) session(ctx context.Context, handle Handler) error {
 	if err := pub.Confirm(false); err != nil {
 		return fmt.Errorf("confirm mode: %w", err)
 	}
+	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
 	returns := pub.NotifyReturn(make(chan amqp.Return, 1))
 	if err := pub.ExchangeDeclare(q.cfg.Exchange, amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
 		return fmt.Errorf("declare exchange %s: %w", q.cfg.Exchange, err)
@@ -114,11 +115,13 @@ func (q *Queue) session(ctx context.Context, handle Handler) error {
 	}
 
 	var deliveries <-chan amqp.Delivery
+	var consClosed chan *amqp.Error
 	if q.cfg.Consume {
 		cons, err := conn.Channel()
 		if err != nil {
 			return fmt.Errorf("open consume channel: %w", err)
 		}
+		consClosed = cons.NotifyClose(make(chan *amqp.Error, 1))
 		if err := cons.Qos(q.cfg.Prefetch, 0, false); err != nil {
 			return fmt.Errorf("qos: %w", err)
 		}
@@ -147,6 +150,10 @@ func (q *Queue) session(ctx context.Context, handle Handler) error {
 			return nil
 		case err := <-closed:
 			return fmt.Errorf("connection closed: %w", err)
+		case err := <-pubClosed:
+			return fmt.Errorf("publish channel closed: %w", err)
+		case err := <-consClosed:
+			return fmt.Errorf("consume channel closed: %w", err)
 		case d, ok := <-deliveries:
 			if !ok {
 				return errors.New("delivery channel closed")
