@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -200,7 +201,7 @@ func (a *asyncQueue) callback(ctx context.Context, c asyncCall, status int, head
 func (a *asyncQueue) postCallback(ctx context.Context, c asyncCall, status int, header http.Header, body []byte, took time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, a.p.cfg.Async.CallbackTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.CallbackURL, bytesReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.CallbackURL, bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

@@ -154,8 +154,6 @@ func (f *function) replicaReady(*replica) {
 	}
 }
 
-func (f *function) replicaDown() {}
-
 func (f *function) allReadyLocked() bool {
 	for _, r := range f.replicas {
 		if !r.ready.Load() {

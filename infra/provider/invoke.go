@@ -224,5 +224,3 @@ func (p *Provider) observe(f *function, code int, start time.Time) {
 	p.metrics.invocations.WithLabelValues(f.metricName(), c).Inc()
 	p.metrics.seconds.WithLabelValues(f.metricName(), c).Observe(time.Since(start).Seconds())
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"sync"
 	"time"
 
@@ -137,4 +138,17 @@ func (p *Provider) Query(ctx context.Context, req logs.Request) (<-chan logs.Mes
 		return nil, fmt.Errorf("function %s: %w", name, ErrFunctionNotFound)
 	}
 	return f.logs.query(ctx, req), nil
+}
+
+// logsHandler answers 404 for an unknown function before faas-provider's streaming handler runs
+// (which would answer 500).
+func (p *Provider) logsHandler(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		name := trimNamespace(r.URL.Query().Get("name"))
+		if _, ok := p.lookup(name); !ok {
+			writeError(w, http.StatusNotFound, "function %s not found", name)
+			return
+		}
+		next(w, r)
+	}
 }

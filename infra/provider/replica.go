@@ -113,7 +113,6 @@ func (r *replica) supervise(cmd *exec.Cmd, exited <-chan error) bool {
 				return true
 			}
 			p.log.Warn("replica exited, restarting", "function", r.f.name, "instance", r.id, "exit", msg, "restarts", r.restarts.Load()+1)
-			r.f.replicaDown()
 			return false
 		case <-r.stopCh:
 			r.ready.Store(false)
@@ -264,4 +263,3 @@ func rssBytes(pid int64) int64 {
 	}
 	return pages * int64(os.Getpagesize())
 }
-
