@@ -20,6 +20,7 @@ import (
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // DefaultBodyLimit is the largest request body a function reads unless told otherwise.
@@ -141,7 +142,8 @@ func (a *App) edge(next http.Handler) http.Handler {
 			r.Header.Set(HeaderCallID, callID)
 		}
 		w.Header().Set(HeaderCallID, callID)
-		ctx := logs.WithAttrs(r.Context(), slog.String("call_id", callID), slog.String("function", a.name))
+		ctx := telemetry.FromHeaders(r.Context(), r.Header)
+		ctx = logs.WithAttrs(ctx, slog.String("call_id", callID), slog.String("function", a.name))
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
