@@ -61,12 +61,24 @@ func New(name string, opts ...Option) *App {
 	for _, o := range opts {
 		o(a)
 	}
+	a.chain()
+	return a
+}
+
+// Use adds middleware after construction, outside any added before; deps uses
+// it to put the platform's middleware (token checks, metrics) around an App a function built.
+func (a *App) Use(mw ...Middleware) *App {
+	a.mw = append(mw, a.mw...)
+	a.chain()
+	return a
+}
+
+func (a *App) chain() {
 	var h http.Handler = http.HandlerFunc(a.dispatch)
 	for i := len(a.mw) - 1; i >= 0; i-- {
 		h = a.mw[i](h)
 	}
 	a.handler = a.edge(h)
-	return a
 }
 
 // Name is the function's name.
