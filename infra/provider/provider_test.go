@@ -271,6 +271,17 @@ func TestMinMaxHoldAndLoadScalesBetweenThem(t *testing.T) {
 		provider.LabelScaleType:   provider.ScaleCapacity,
 	}, nil))
 	waitReady(t, h, "bounded", 2)
+	served := map[string]bool{}
+	for range 10 {
+		_, _, hdr, err := h.invoke("bounded", "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		served[hdr.Get("X-Echo-Pid")] = true
+	}
+	if len(served) != 2 {
+		t.Errorf("10 requests to 2 replicas were served by %d processes", len(served))
+	}
 
 	scale := func(n uint64) {
 		if code := h.system(http.MethodPost, "/system/scale-function/bounded", types.ScaleServiceRequest{ServiceName: "bounded", Replicas: n}, nil); code != http.StatusAccepted {
