@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"time"
 
@@ -68,7 +69,7 @@ func New(name string, opts ...Option) *App {
 // Use adds middleware after construction, outside any added before; deps uses
 // it to put the platform's middleware (token checks, metrics) around an App a function built.
 func (a *App) Use(mw ...Middleware) *App {
-	a.mw = append(mw, a.mw...)
+	a.mw = slices.Concat(mw, a.mw)
 	a.chain()
 	return a
 }
