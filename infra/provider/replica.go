@@ -194,6 +194,7 @@ var healthClient = &http.Client{Timeout: time.Second}
 // waitHealthy polls GET /_/health until it answers 200 or ctx ends.
 func (r *replica) waitHealthy(ctx context.Context) bool {
 	url := "http://" + *r.addr.Load() + "/_/health"
+	start := time.Now()
 	wait := time.Millisecond
 	for {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -211,7 +212,10 @@ func (r *replica) waitHealthy(ctx context.Context) bool {
 			return false
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 50*time.Millisecond)
+		// every millisecond while a quick start is likely, then back off
+		if time.Since(start) > 100*time.Millisecond {
+			wait = min(2*wait, 50*time.Millisecond)
+		}
 	}
 }
 
