@@ -29,7 +29,7 @@ GO
 # A workspace of this context alone: the copies of shared/ and migrations/ stand in for the
 # repo's, whatever the function's go.mod replace directives say (go.work replaces win).
 cat > go.work <<WORK
-go 1.26
+go 1.26.0
 
 use (
 	.

@@ -1,3 +1,3 @@
 module handler
 
-go 1.26
+go 1.26.0
