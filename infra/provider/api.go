@@ -272,11 +272,11 @@ func (p *Provider) refreshSecrets(name string) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	for _, f := range p.functions {
-		l := f.launchSpec()
-		if !slices.Contains(l.secrets, name) {
+		names := f.secretNames()
+		if !slices.Contains(names, name) {
 			continue
 		}
-		if err := p.secrets.project(l.secretsDir, l.secrets); err != nil {
+		if err := p.secrets.project(f.secretsDir, names); err != nil {
 			p.log.Warn("refresh function secrets", "function", f.name, "error", err)
 		}
 	}

@@ -95,6 +95,12 @@ func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
+func (f *function) secretNames() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.spec.Secrets)
+}
+
 // reconcileLocked starts or stops replicas until the current deployment has desired of them.
 func (f *function) reconcileLocked() {
 	for len(f.replicas) < f.desired {
@@ -233,12 +239,19 @@ func (f *function) replace(d deployment) {
 		}
 		return
 	}
+	old := slices.Clone(f.previous)
 	f.mu.Unlock()
-	// fallback when the new deployment never gets ready
+	// fallback when the new deployment never gets ready: retire what this update replaced
 	time.AfterFunc(f.p.cfg.ReadyTimeout, func() {
+		var retire []*replica
 		f.mu.Lock()
-		retire := f.previous
-		f.previous = nil
+		f.previous = slices.DeleteFunc(f.previous, func(r *replica) bool {
+			if slices.Contains(old, r) {
+				retire = append(retire, r)
+				return true
+			}
+			return false
+		})
 		f.mu.Unlock()
 		for _, r := range retire {
 			go r.stop()
