@@ -52,6 +52,9 @@ lint: ## gofmt, go vet and govulncheck
 deploy: ## deploy stack.yml to GATEWAY_URL (default http://127.0.0.1:8080)
 	@$(FAAS_CLI) deploy -f stack.yml
 
+.PHONY: bench
+bench: bench-provider ## benchmarks: each figure beside a baseline measured in the same run
+
 .PHONY: clean
 clean: ## remove build outputs
 	@rm -rf build bin
