@@ -98,3 +98,22 @@ func jsonKind(t reflect.Type) string {
 		return fmt.Sprintf("of type %s", t.Kind())
 	}
 }
+
+// Input is a request body that cleans (Normalize) and checks (Validate) itself.
+type Input interface {
+	Normalize()
+	Validate() error
+}
+
+// DecodeInput decodes r's body into a T, normalizes and validates it.
+func DecodeInput[T any, P interface {
+	*T
+	Input
+}](r *http.Request) (T, error) {
+	var v T
+	if err := Decode(r, &v); err != nil {
+		return v, err
+	}
+	P(&v).Normalize()
+	return v, P(&v).Validate()
+}

@@ -11,10 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
@@ -149,4 +151,23 @@ func Create[T any](ctx context.Context, db pg.Beginner, table Table, scope, key 
 		return nil
 	})
 	return res, err
+}
+
+// Write answers a create with res: the first answer's status (201 or 200), the header
+// Idempotent-Replayed on a replay, Location, ETag (when not empty) and the value as JSON.
+func Write[T any](w http.ResponseWriter, res Result[T], location, etag string) {
+	if res.Replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	w.Header().Set("Location", location)
+	if etag != "" {
+		w.Header().Set("ETag", etag)
+	}
+	fn.JSON(w, res.Status(), res.Value)
+}
+
+// KeyFrom returns the request's Idempotency-Key ("" when none), checked.
+func KeyFrom(r *http.Request) (string, error) {
+	key := r.Header.Get(Header)
+	return key, CheckKey(key)
 }

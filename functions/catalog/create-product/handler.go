@@ -24,29 +24,19 @@ func Handle(req handler.Request) (handler.Response, error) { return app.Handle(r
 
 func newApp(store *catalog.Store) *fn.App {
 	return fn.New("create-product").Route("POST /{$}", func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get(idempotency.Header)
-		if err := idempotency.CheckKey(key); err != nil {
+		key, err := idempotency.KeyFrom(r)
+		if err != nil {
 			return err
 		}
-		var in catalog.NewProduct
-		if err := fn.Decode(r, &in); err != nil {
-			return err
-		}
-		in.Normalize()
-		if err := in.Validate(); err != nil {
+		in, err := fn.DecodeInput[catalog.NewProduct](r)
+		if err != nil {
 			return err
 		}
 		res, err := store.Create(r.Context(), in, key)
 		if err != nil {
 			return err
 		}
-		p := res.Value
-		if res.Replayed {
-			w.Header().Set("Idempotent-Replayed", "true")
-		}
-		w.Header().Set("Location", "/function/get-product/"+p.ID.String())
-		w.Header().Set("ETag", fn.ETag(p.Version))
-		fn.JSON(w, res.Status(), p)
+		idempotency.Write(w, res, "/function/get-product/"+res.Value.ID.String(), fn.ETag(res.Value.Version))
 		return nil
 	})
 }

@@ -32,12 +32,8 @@ func newApp(store *catalog.Store) *fn.App {
 		if err != nil {
 			return err
 		}
-		var in catalog.Patch
-		if err := fn.Decode(r, &in); err != nil {
-			return err
-		}
-		in.Normalize()
-		if err := in.Validate(); err != nil {
+		in, err := fn.DecodeInput[catalog.Patch](r)
+		if err != nil {
 			return err
 		}
 		expected, err := fn.ExpectedVersion(ifMatch, in.Version)

@@ -24,29 +24,19 @@ func Handle(req handler.Request) (handler.Response, error) { return app.Handle(r
 
 func newApp(store *customers.Store) *fn.App {
 	return fn.New("register-customer").Route("POST /{$}", func(w http.ResponseWriter, r *http.Request) error {
-		key := r.Header.Get(idempotency.Header)
-		if err := idempotency.CheckKey(key); err != nil {
+		key, err := idempotency.KeyFrom(r)
+		if err != nil {
 			return err
 		}
-		var in customers.NewCustomer
-		if err := fn.Decode(r, &in); err != nil {
-			return err
-		}
-		in.Normalize()
-		if err := in.Validate(); err != nil {
+		in, err := fn.DecodeInput[customers.NewCustomer](r)
+		if err != nil {
 			return err
 		}
 		res, err := store.Create(r.Context(), in, key)
 		if err != nil {
 			return err
 		}
-		c := res.Value
-		if res.Replayed {
-			w.Header().Set("Idempotent-Replayed", "true")
-		}
-		w.Header().Set("Location", "/function/get-customer/"+c.ID.String())
-		w.Header().Set("ETag", fn.ETag(c.Version))
-		fn.JSON(w, res.Status(), c)
+		idempotency.Write(w, res, "/function/get-customer/"+res.Value.ID.String(), fn.ETag(res.Value.Version))
 		return nil
 	})
 }

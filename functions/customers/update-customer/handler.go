@@ -33,12 +33,8 @@ func newApp(store *customers.Store) *fn.App {
 		if err != nil {
 			return err
 		}
-		var in customers.Patch
-		if err := fn.Decode(r, &in); err != nil {
-			return err
-		}
-		in.Normalize()
-		if err := in.Validate(); err != nil {
+		in, err := fn.DecodeInput[customers.Patch](r)
+		if err != nil {
 			return err
 		}
 		expected, err := fn.ExpectedVersion(ifMatch, in.Version)
