@@ -1,0 +1,35 @@
+// Command paymentsim runs the payment provider simulator on loopback for development (see
+// paymentsim.Config for its PAYMENTSIM_* settings).
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/sethvargo/go-envconfig"
+
+	"github.com/faas-commerce/faas-commerce/infra/paymentsim"
+	"github.com/faas-commerce/faas-commerce/infra/simhttp"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	if err := run(log); err != nil {
+		log.Error("paymentsim failed", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	cfg, err := paymentsim.LoadConfig(ctx, envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	log.Info("paymentsim listening", "addr", cfg.Addr)
+	return simhttp.Serve(ctx, cfg.Addr, paymentsim.Handler(cfg))
+}
