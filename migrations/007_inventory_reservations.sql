@@ -11,11 +11,14 @@ CREATE TABLE inventory.reservations (
     CONSTRAINT reservations_released_at CHECK ((status = 'RELEASED') = (released_at IS NOT NULL))
 );
 
+-- get-stock sums what is held per product.
+CREATE INDEX reservations_held ON inventory.reservations (product_id) WHERE status = 'RESERVED';
+
 -- Restocks, kept so stock can be reconciled: on_hand = initial + restocked - reserved + released.
 CREATE TABLE inventory.restocks (
     id          uuid PRIMARY KEY,
     product_id  uuid        NOT NULL REFERENCES inventory.stock (product_id),
-    quantity    integer     NOT NULL CONSTRAINT restocks_quantity CHECK (quantity >= 1),
+    quantity    integer     NOT NULL CONSTRAINT restocks_quantity CHECK (quantity BETWEEN 1 AND 1000000),
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 

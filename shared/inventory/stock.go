@@ -1,4 +1,6 @@
-// Package inventory is the inventory context: stock per product.
+// Package inventory is the inventory context: stock per product, the reservations orders hold
+// and the restocks that refill it. on_hand counts units free to sell, so for every product
+// initial + restocked - reserved + released = on_hand, and on_hand never goes below zero.
 package inventory
 
 import (
@@ -14,10 +16,13 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 )
 
-// Stock is how many units of a product are free to sell.
+// Stock is how many units of a product are free to sell, and how many orders hold.
 type Stock struct {
 	ProductID uuid.UUID `json:"product_id"`
-	OnHand    int64     `json:"on_hand"`
+	// OnHand is free to sell.
+	OnHand int64 `json:"on_hand"`
+	// Reserved is held by orders that are not yet completed or cancelled.
+	Reserved  int64     `json:"reserved"`
 	Version   int64     `json:"version"`
 	UpdatedAt time.Time `json:"updated_at"`
 }
@@ -43,8 +48,10 @@ func Open(ctx context.Context, q Querier, productID uuid.UUID) error {
 // Get returns the stock of a product.
 func Get(ctx context.Context, q Querier, productID uuid.UUID) (Stock, error) {
 	s := Stock{ProductID: productID}
-	err := q.QueryRow(ctx, "SELECT on_hand, version, updated_at FROM inventory.stock WHERE product_id = $1", productID).
-		Scan(&s.OnHand, &s.Version, &s.UpdatedAt)
+	err := q.QueryRow(ctx, `SELECT s.on_hand, s.version, s.updated_at,
+			COALESCE((SELECT sum(r.quantity) FROM inventory.reservations r WHERE r.product_id = s.product_id AND r.status = 'RESERVED'), 0)
+		FROM inventory.stock s WHERE s.product_id = $1`, productID).
+		Scan(&s.OnHand, &s.Version, &s.UpdatedAt, &s.Reserved)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Stock{}, ErrNotFound
 	}
