@@ -1,0 +1,53 @@
+// Package function is charge-payment: the consumer of stock.reserved. It charges the order at
+// the payment provider (the order id is the idempotency key), records the payment and emits
+// payment.succeeded or payment.failed, all in the transaction that records the event as handled.
+package function
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/faas-commerce/faas-commerce/shared/config"
+	"github.com/faas-commerce/faas-commerce/shared/deps"
+	"github.com/faas-commerce/faas-commerce/shared/events"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/inbox"
+	"github.com/faas-commerce/faas-commerce/shared/payments"
+	"github.com/faas-commerce/faas-commerce/shared/pg"
+)
+
+// consumer is the name charge-payment records handled events under in messaging.inbox.
+const consumer = "charge-payment"
+
+var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
+	p, err := newProvider(ctx, d.Source)
+	if err != nil {
+		return nil, err
+	}
+	return newApp(d.DB, p), nil
+})
+
+// Handle is the function's entry point (golang-http template signature).
+func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
+
+// newProvider builds the payment provider client from PAYMENT_PROVIDER_* and the
+// payment-api-key secret.
+func newProvider(ctx context.Context, src config.Source) (*payments.HTTPProvider, error) {
+	var (
+		cfg     payments.ProviderConfig
+		secrets payments.ProviderSecrets
+	)
+	if err := src.Load(ctx, &cfg, &secrets); err != nil {
+		return nil, err
+	}
+	return payments.NewHTTPProvider(cfg, secrets, nil)
+}
+
+func newApp(db pg.Beginner, p payments.Provider) *fn.App {
+	return inbox.Route(fn.New("charge-payment"), db, consumer, []string{events.StockReserved},
+		func(ctx context.Context, tx pgx.Tx, env events.Envelope) ([]events.Envelope, error) {
+			return payments.Charge(ctx, tx, p, env)
+		})
+}
