@@ -18,6 +18,9 @@ import (
 
 	"github.com/google/uuid"
 	handler "github.com/openfaas/templates-sdk/go-http"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
@@ -88,6 +91,7 @@ func (a *App) Name() string { return a.name }
 // Route registers h for a net/http ServeMux pattern such as "GET /{id}" or "POST /{$}".
 func (a *App) Route(pattern string, h HandlerFunc) *App {
 	a.mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRoute(r.Context(), pattern)
 		if err := h(w, r); err != nil {
 			WriteError(w, r, err)
 		}
@@ -145,10 +149,12 @@ var (
 	errPanic            = fault.New(fault.Internal, "internal", "internal error")
 )
 
-// edge is the outermost layer: call id, log context, panic recovery, body limit, access log.
+// edge is the outermost layer: trace context and server span, call id, log context, panic
+// recovery, body limit, RED metrics and the access log.
 func (a *App) edge(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		m := metrics()
 		callID := r.Header.Get(HeaderCallID)
 		if callID == "" || len(callID) > 128 {
 			callID = uuid.NewString()
@@ -156,9 +162,13 @@ func (a *App) edge(next http.Handler) http.Handler {
 		}
 		w.Header().Set(HeaderCallID, callID)
 		ctx := telemetry.FromHeaders(r.Context(), r.Header)
+		ctx, span := telemetry.Tracer().Start(ctx, a.name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.FaaSInvocationID(callID)))
+		ctx, rt := withRoute(ctx)
 		ctx = logs.WithAttrs(ctx, slog.String("call_id", callID), slog.String("function", a.name))
 		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
+		m.inFlight.WithLabelValues(a.name).Inc()
 		defer func() {
 			if p := recover(); p != nil {
 				slog.ErrorContext(ctx, "handler panicked", "panic", p, "stack", string(debug.Stack()))
@@ -166,8 +176,19 @@ func (a *App) edge(next http.Handler) http.Handler {
 					WriteError(sw, r, errPanic)
 				}
 			}
-			slog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path,
-				"status", sw.code(), "duration_ms", float64(time.Since(start).Microseconds())/1000)
+			code := sw.code()
+			elapsed := time.Since(start)
+			m.inFlight.WithLabelValues(a.name).Dec()
+			m.requests.WithLabelValues(a.name, rt.pattern, codeLabel(code)).Inc()
+			m.duration.WithLabelValues(a.name, rt.pattern).Observe(elapsed.Seconds())
+			span.SetName(a.name + " " + rt.pattern)
+			span.SetAttributes(semconv.HTTPRoute(rt.pattern), semconv.HTTPResponseStatusCode(code))
+			if code >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(code))
+			}
+			span.End()
+			slog.InfoContext(ctx, "request", "method", r.Method, "path", r.URL.Path, "route", rt.pattern,
+				"status", code, "duration_ms", float64(elapsed.Microseconds())/1000)
 		}()
 		if r.ContentLength > a.bodyLimit {
 			WriteError(sw, r, errTooLarge.Withf("request body is over the limit of %d bytes", a.bodyLimit))

@@ -15,10 +15,12 @@ import (
 	"time"
 
 	handler "github.com/openfaas/templates-sdk/go-http"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // Lazy builds a function's App once per process. The template's main builds every Lazy before
@@ -119,8 +121,13 @@ type ServerConfig struct {
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES, default=1048576"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
-	// FunctionName names the function in logs; OpenFaaS sets it in some providers.
+	// FunctionName names the function in logs and traces; the local provider sets it.
 	FunctionName string `env:"FUNCTION_NAME, default=function"`
+	// MetricsAddr, when set, is where /metrics (Prometheus) is served, apart from the
+	// function's own port so it is never reachable through the gateway. Images use :8081.
+	MetricsAddr string `env:"METRICS_ADDR"`
+	// Telemetry chooses the trace exporter.
+	Telemetry telemetry.Config
 }
 
 // HealthPath is where the process answers 200 once it is ready to serve.
@@ -130,18 +137,35 @@ const HealthPath = "/_/health"
 // every other path through handle, and drains in-flight requests on SIGTERM. It exits the
 // process with status 1 when start-up fails.
 func Main(handle func(handler.Request) (handler.Response, error)) {
+	os.Exit(serve(handle))
+}
+
+func serve(handle func(handler.Request) (handler.Response, error)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var cfg ServerConfig
 	if err := envconfig.Process(ctx, &cfg); err != nil {
 		slog.Error("invalid configuration", "error", err)
-		os.Exit(1)
+		return 1
 	}
 	slog.SetDefault(logs.New(os.Stdout, cfg.FunctionName, cfg.LogLevel))
+	shutdown, err := telemetry.Setup(ctx, cfg.FunctionName, cfg.Telemetry)
+	if err != nil {
+		slog.Error("invalid telemetry configuration", "error", err)
+		return 1
+	}
+	defer func() {
+		flush, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(flush); err != nil {
+			slog.Warn("flushing traces", "error", err)
+		}
+	}()
 	if err := Run(ctx, cfg, handle, nil); err != nil {
 		slog.Error("function stopped", "error", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // Run is Main without the process plumbing; ready, when not nil, receives the bound address.
@@ -171,8 +195,22 @@ func Run(ctx context.Context, cfg ServerConfig, handle func(handler.Request) (ha
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	served := make(chan error, 1)
+	served := make(chan error, 2)
 	go func() { served <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		msrv := &http.Server{Handler: promhttp.HandlerFor(telemetry.Registry(), promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		defer msrv.Close()
+		go func() {
+			if err := msrv.Serve(mln); !errors.Is(err, http.ErrServerClosed) {
+				served <- fmt.Errorf("metrics: %w", err)
+			}
+		}()
+		slog.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

@@ -1,6 +1,6 @@
 // Package logs sets up structured JSON logging for every program of the platform. Values that
-// belong to a request (the call id, later the trace id) travel in the context and are added to
-// each line by the handler, so code logs with slog.InfoContext(ctx, ...) and nothing else.
+// belong to a request (the call id, the trace and span ids) travel in the context and are added
+// to each line by the handler, so code logs with slog.InfoContext(ctx, ...) and nothing else.
 package logs
 
 import (
@@ -8,6 +8,8 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -20,35 +22,26 @@ func WithAttrs(ctx context.Context, attrs ...slog.Attr) context.Context {
 	return context.WithValue(ctx, ctxKey{}, all)
 }
 
-// Enricher adds attributes derived from a context (for example trace and span ids).
-type Enricher func(ctx context.Context) []slog.Attr
-
-var enrichers []Enricher
-
-// AddEnricher registers e for every logger made by New afterwards. Call it during start-up.
-func AddEnricher(e Enricher) { enrichers = append(enrichers, e) }
-
 type contextHandler struct {
 	slog.Handler
-	enrich []Enricher
 }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if attrs, ok := ctx.Value(ctxKey{}).([]slog.Attr); ok {
 		r.AddAttrs(attrs...)
 	}
-	for _, e := range h.enrich {
-		r.AddAttrs(e(ctx)...)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h contextHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return contextHandler{Handler: h.Handler.WithAttrs(attrs), enrich: h.enrich}
+	return contextHandler{Handler: h.Handler.WithAttrs(attrs)}
 }
 
 func (h contextHandler) WithGroup(name string) slog.Handler {
-	return contextHandler{Handler: h.Handler.WithGroup(name), enrich: h.enrich}
+	return contextHandler{Handler: h.Handler.WithGroup(name)}
 }
 
 // New returns a JSON logger writing to w at level ("debug", "info", "warn", "error"; default
@@ -66,5 +59,5 @@ func New(w io.Writer, program, level string) *slog.Logger {
 		lv = slog.LevelInfo
 	}
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})
-	return slog.New(contextHandler{Handler: h, enrich: append([]Enricher(nil), enrichers...)}).With("program", program)
+	return slog.New(contextHandler{Handler: h}).With("program", program)
 }

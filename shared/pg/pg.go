@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -36,6 +37,9 @@ func Connect(ctx context.Context, url string, pc PoolConfig) (*pgxpool.Pool, err
 	if pc.ConnectTimeout > 0 {
 		cfg.ConnConfig.ConnectTimeout = pc.ConnectTimeout
 	}
+	// A span per query, child of the request's span; statements have no values in them, and
+	// connection details (the password's neighbours) stay out of the attributes.
+	cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTrimSQLInSpanName(), otelpgx.WithDisableConnectionDetailsInAttributes(), otelpgx.WithDisableAcquireTracer())
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("database pool: %w", err)

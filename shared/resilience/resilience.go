@@ -17,6 +17,9 @@ import (
 	"github.com/failsafe-go/failsafe-go/retrypolicy"
 	"github.com/failsafe-go/failsafe-go/timeout"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // Settings configure the guard of one dependency. Embed them in a function's config with a
@@ -117,6 +120,10 @@ func HTTPClient(name string, s Settings, base http.RoundTripper, m *Metrics) *ht
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	// Each attempt is a client span that carries the trace context to the dependency.
+	base = otelhttp.NewTransport(base, otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+		return name + " " + r.Method
+	}), otelhttp.WithPropagators(telemetry.Propagator))
 	breaker := circuitbreaker.NewBuilder[*http.Response]().
 		HandleIf(failed).
 		WithFailureThreshold(max(s.BreakerFailures, 1)).
