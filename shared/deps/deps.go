@@ -6,12 +6,16 @@ package deps
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/sethvargo/go-envconfig"
 
 	"github.com/faas-commerce/faas-commerce/shared/config"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
 // Deps are a function's connections.
@@ -46,4 +50,34 @@ func Setup(build func(context.Context, *Deps) (*fn.App, error)) *fn.Lazy {
 		a.OnClose(db.Close)
 		return a, nil
 	})
+}
+
+// HTTPClient returns a client for the dependency name guarded by timeouts, retries and a
+// circuit breaker (see shared/resilience), with settings from env variables under prefix,
+// e.g. prefix "CATALOG_" reads CATALOG_TIMEOUT, CATALOG_MAX_ATTEMPTS and the rest.
+func (d *Deps) HTTPClient(ctx context.Context, name, prefix string) (*http.Client, error) {
+	s, err := d.settings(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return resilience.HTTPClient(name, s, nil, resilience.ProcessMetrics()), nil
+}
+
+// Guard returns a guard for a dependency that is not HTTP (SMTP), configured as HTTPClient.
+func (d *Deps) Guard(ctx context.Context, name, prefix string) (*resilience.Guard, error) {
+	s, err := d.settings(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return resilience.NewGuard(name, s, resilience.ProcessMetrics()), nil
+}
+
+func (d *Deps) settings(ctx context.Context, prefix string) (resilience.Settings, error) {
+	var s resilience.Settings
+	src := d.Source
+	src.Env = envconfig.PrefixLookuper(prefix, src.Env)
+	if err := src.Load(ctx, &s, nil); err != nil {
+		return s, fmt.Errorf("%s settings: %w", prefix, err)
+	}
+	return s, nil
 }

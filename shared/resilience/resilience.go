@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/failsafe-go/failsafe-go"
@@ -226,3 +227,7 @@ func (g *Guard) Run(ctx context.Context, idempotent bool, fn func(context.Contex
 	}
 	return err
 }
+
+// ProcessMetrics are the metrics of every guard in this process, registered once with the
+// process's registry.
+var ProcessMetrics = sync.OnceValue(func() *Metrics { return NewMetrics(telemetry.Registry()) })
