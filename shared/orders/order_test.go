@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/catalog"
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/money"
@@ -111,5 +112,30 @@ func TestParseQuery(t *testing.T) {
 	}
 	if _, err := ParseCustomerID("x"); fmt.Sprint(fields(t, err)) != "[customer_id]" {
 		t.Fatal(err)
+	}
+}
+
+func TestAccess(t *testing.T) {
+	me, other := uuid.New(), uuid.New()
+	customer := auth.Principal{Subject: me.String(), Roles: []auth.Role{auth.RoleCustomer}}
+	admin := auth.Principal{Subject: "ops", Roles: []auth.Role{auth.RoleAdmin}}
+	odd := auth.Principal{Subject: "not-a-uuid", Roles: []auth.Role{auth.RoleCustomer}}
+	if !Visible(customer, me) || Visible(customer, other) || !Visible(admin, other) || Visible(odd, me) {
+		t.Fatal("Visible")
+	}
+	if got, err := ListScope(customer, nil); err != nil || *got != me {
+		t.Fatalf("own list: %v %v", got, err)
+	}
+	if got, err := ListScope(customer, &me); err != nil || *got != me {
+		t.Fatalf("own list by id: %v %v", got, err)
+	}
+	if _, err := ListScope(customer, &other); !errors.Is(err, auth.ErrForbidden) {
+		t.Fatalf("other's list: %v", err)
+	}
+	if got, err := ListScope(admin, nil); err != nil || got != nil {
+		t.Fatalf("admin list: %v %v", got, err)
+	}
+	if got, err := ListScope(admin, &other); err != nil || *got != other {
+		t.Fatalf("admin list by id: %v %v", got, err)
 	}
 }
