@@ -1,7 +1,7 @@
 // Package gateway calls other functions the way the design wants: through the OpenFaaS gateway
 // ($GATEWAY_URL/function/<name>/...), never by address. Every call carries the request's
-// context, a timeout and the trace context. Retries and a circuit breaker wrap Client.GetJSON
-// later; callers keep each remote call in one place so they get them for free.
+// context, a timeout over all attempts and the trace context; the http.Client it is given
+// (deps.HTTPClient, see shared/resilience) adds retries with backoff and a circuit breaker.
 package gateway
 
 import (
@@ -24,8 +24,8 @@ import (
 type Config struct {
 	// URL is the gateway's base URL.
 	URL string `env:"GATEWAY_URL, default=http://127.0.0.1:8080"`
-	// Timeout bounds one call, including reading the answer.
-	Timeout time.Duration `env:"GATEWAY_TIMEOUT, default=3s"`
+	// Timeout bounds one call with all its retries, including reading the answer.
+	Timeout time.Duration `env:"GATEWAY_TIMEOUT, default=5s"`
 }
 
 // MaxResponse bounds the body a call reads.
@@ -38,7 +38,7 @@ type Client struct {
 	timeout time.Duration
 }
 
-// New returns a client for cfg; hc nil means a client of its own.
+// New returns a client for cfg calling through hc (nil: a plain client of its own).
 func New(cfg Config, hc *http.Client) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -26,7 +26,12 @@ var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
 	if err := d.Source.Load(ctx, &cfg, nil); err != nil {
 		return nil, err
 	}
-	gw, err := gateway.New(cfg, nil)
+	// Retries with backoff and a circuit breaker, set by CATALOG_* variables.
+	hc, err := d.HTTPClient(ctx, orders.GetProductFunction, "CATALOG_")
+	if err != nil {
+		return nil, err
+	}
+	gw, err := gateway.New(cfg, hc)
 	if err != nil {
 		return nil, err
 	}

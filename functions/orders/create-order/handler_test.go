@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/orders"
 	"github.com/faas-commerce/faas-commerce/shared/orders/ordertest"
 	"github.com/faas-commerce/faas-commerce/shared/pg/pgtest"
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
 // catalogGateway is a gateway that routes /function/get-product/ to get-product's handler on
@@ -57,6 +59,38 @@ func appAt(t *testing.T, db *pgtest.DB, gatewayURL string, timeout time.Duration
 		t.Fatal(err)
 	}
 	return newApp(orders.NewStore(db.Pool), orders.NewCatalog(gw))
+}
+
+// TestCreateOrderBehindAnOpenBreaker: with the guarded client production uses, a catalog that
+// keeps failing opens the breaker, and orders fail fast with 503 instead of waiting.
+func TestCreateOrderBehindAnOpenBreaker(t *testing.T) {
+	db := pgtest.New(t)
+	p := catalogtest.Create(t, db.Pool, 1, nil)[0]
+	var hits atomic.Int64
+	broken := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	defer broken.Close()
+	s := resilience.Settings{Timeout: time.Second, MaxAttempts: 2, BackoffBase: time.Millisecond, BackoffMax: time.Millisecond,
+		BreakerFailures: 2, BreakerDelay: time.Minute, BreakerSuccesses: 1}
+	gw, err := gateway.New(gateway.Config{URL: broken.URL, Timeout: 2 * time.Second}, resilience.HTTPClient("get-product", s, nil, resilience.ProcessMetrics()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	app := newApp(orders.NewStore(db.Pool), orders.NewCatalog(gw))
+	in := body(line{"product_id": p.ID, "quantity": 1})
+	fntest.CallContext(t, customer(uuid.New()), app, http.MethodPost, "/", in).ExpectError(t, http.StatusServiceUnavailable, "dependency_unavailable")
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("%d attempts, want 2", n)
+	}
+	fntest.CallContext(t, customer(uuid.New()), app, http.MethodPost, "/", in).ExpectError(t, http.StatusServiceUnavailable, "dependency_unavailable")
+	if n := hits.Load(); n != 2 {
+		t.Fatalf("the open breaker let %d more calls through", n-2)
+	}
+	if n := ordertest.Count(t, db.Pool); n != 0 {
+		t.Fatalf("%d orders", n)
+	}
 }
 
 func customer(id uuid.UUID) context.Context {
