@@ -303,6 +303,9 @@ func (f *function) status() FunctionStatus {
 		if a := r.addr.Load(); a != nil {
 			inst.Address = *a
 		}
+		if a := r.metrics.Load(); a != nil {
+			inst.MetricsAddress = *a
+		}
 		if e := r.lastExit.Load(); e != nil {
 			inst.LastExit = *e
 		}
@@ -331,14 +334,16 @@ type FunctionStatus struct {
 
 // InstanceStatus is one replica process.
 type InstanceStatus struct {
-	Name     string `json:"name"`
-	PID      int64  `json:"pid,omitempty"`
-	Address  string `json:"address,omitempty"`
-	Ready    bool   `json:"ready"`
-	Restarts int64  `json:"restarts"`
-	InFlight int64  `json:"inFlight"`
-	RSSBytes int64  `json:"rssBytes,omitempty"`
-	LastExit string `json:"lastExit,omitempty"`
+	Name    string `json:"name"`
+	PID     int64  `json:"pid,omitempty"`
+	Address string `json:"address,omitempty"`
+	// MetricsAddress is where the process serves Prometheus metrics (its METRICS_ADDR).
+	MetricsAddress string `json:"metricsAddress,omitempty"`
+	Ready          bool   `json:"ready"`
+	Restarts       int64  `json:"restarts"`
+	InFlight       int64  `json:"inFlight"`
+	RSSBytes       int64  `json:"rssBytes,omitempty"`
+	LastExit       string `json:"lastExit,omitempty"`
 }
 
 func newFunction(p *Provider, d deployment) *function {

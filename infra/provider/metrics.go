@@ -1,6 +1,10 @@
 package provider
 
 import (
+	"net/http"
+	"slices"
+	"strings"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -66,4 +70,40 @@ func (m *metrics) forget(name string) {
 	m.serviceCnt.DeleteLabelValues(name)
 	m.replicas.DeleteLabelValues(name)
 	m.ready.DeleteLabelValues(name)
+}
+
+// MetricsTarget is one entry of Prometheus HTTP service discovery (http_sd_configs): a
+// replica's metrics address with the function and replica as labels.
+type MetricsTarget struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// metricsTargets answers GET /system/metrics-targets: every ready replica's METRICS_ADDR, in the
+// shape Prometheus's http_sd_configs reads, so Prometheus follows scaling without a restart.
+func (p *Provider) metricsTargets(w http.ResponseWriter, r *http.Request) {
+	p.mu.RLock()
+	fns := make([]*function, 0, len(p.functions))
+	for _, f := range p.functions {
+		fns = append(fns, f)
+	}
+	p.mu.RUnlock()
+	slices.SortFunc(fns, func(a, b *function) int { return strings.Compare(a.name, b.name) })
+	out := []MetricsTarget{}
+	for _, f := range fns {
+		f.mu.Lock()
+		rs := slices.Concat(f.replicas, f.previous)
+		f.mu.Unlock()
+		for _, rep := range rs {
+			addr := rep.metrics.Load()
+			if addr == nil || !rep.ready.Load() {
+				continue
+			}
+			out = append(out, MetricsTarget{Targets: []string{*addr}, Labels: map[string]string{
+				"function": f.name,
+				"replica":  strings.TrimPrefix(rep.id, f.name+"-"),
+			}})
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
 }

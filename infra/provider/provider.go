@@ -105,6 +105,7 @@ func (p *Provider) Handler() http.Handler {
 	sys("GET /system/namespaces", p.namespaces)
 	sys("/system/secrets", p.secretsHandler)
 	sys("GET /system/logs", p.logsHandler(logs.NewLogHandlerFunc(p, 24*time.Hour)))
+	sys("GET /system/metrics-targets", p.metricsTargets)
 
 	mux.HandleFunc("/function/{name}", p.invoke)
 	mux.HandleFunc("/function/{name}/{path...}", p.invoke)

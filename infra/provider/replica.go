@@ -22,6 +22,7 @@ type replica struct {
 	f        *function
 	id       string // instance name in logs and status
 	addr     atomic.Pointer[string]
+	metrics  atomic.Pointer[string] // where the process serves /metrics (METRICS_ADDR), to dial
 	pid      atomic.Int64
 	ready    atomic.Bool
 	inflight atomic.Int64
@@ -151,6 +152,14 @@ func (r *replica) start() (*exec.Cmd, <-chan error, error) {
 	}
 	addr := net.JoinHostPort(dialHost(r.f.p.cfg.FunctionBindAddr), strconv.Itoa(port))
 	r.addr.Store(&addr)
+	// the metrics port is the provider's to choose: a fixed one (an image's :8081) cannot hold
+	// several replicas on one machine
+	metricsPort, err := freePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	metricsAddr := net.JoinHostPort(dialHost(r.f.p.cfg.FunctionBindAddr), strconv.Itoa(metricsPort))
+	r.metrics.Store(&metricsAddr)
 
 	outR, outW, err := os.Pipe()
 	if err != nil {
@@ -164,7 +173,8 @@ func (r *replica) start() (*exec.Cmd, <-chan error, error) {
 	}
 	cmd := exec.Command(l.binary)
 	cmd.Dir = l.dir
-	cmd.Env = append(l.env, "PORT="+strconv.Itoa(port))
+	cmd.Env = append(l.env, "PORT="+strconv.Itoa(port),
+		"METRICS_ADDR="+net.JoinHostPort(r.f.p.cfg.FunctionBindAddr, strconv.Itoa(metricsPort)))
 	cmd.Stdout, cmd.Stderr = outW, errW
 	err = r.f.p.spawner.start(cmd)
 	outW.Close()
