@@ -2,6 +2,7 @@
 package customers
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
+	"github.com/faas-commerce/faas-commerce/shared/identity"
 )
 
 // Customer is someone who buys from the shop.
@@ -80,9 +82,21 @@ type NewCustomer struct {
 	// Phone is optional.
 	Phone  string        `json:"phone"`
 	Notify *NotifyChoice `json:"notify"`
+	// Password is what the customer signs in with (12 to 128 characters, not only white
+	// space). It is stored only as an argon2id hash in identity.credentials, never trimmed,
+	// echoed or logged.
+	Password string `json:"password"`
 }
 
-// Normalize trims surrounding white space from the text fields.
+// String keeps the password out of anything that prints a NewCustomer.
+func (n NewCustomer) String() string {
+	return fmt.Sprintf("{Email:%s Name:%s Phone:%s Password:[redacted]}", n.Email, n.Name, n.Phone)
+}
+
+// GoString is String for %#v.
+func (n NewCustomer) GoString() string { return n.String() }
+
+// Normalize trims surrounding white space from the text fields (not the password).
 func (n *NewCustomer) Normalize() {
 	n.Email = strings.TrimSpace(n.Email)
 	n.Name = strings.TrimSpace(n.Name)
@@ -100,6 +114,7 @@ func (n NewCustomer) Validate() error {
 	if n.Preferences().SMS && n.Phone == "" {
 		v.Add("notify.sms", smsNeedsPhone)
 	}
+	identity.CheckPassword(&v, "password", n.Password)
 	return v.Err()
 }
 

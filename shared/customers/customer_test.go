@@ -32,7 +32,7 @@ func TestEmailAndPhoneRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			n := NewCustomer{Email: c.email, Name: "Ada", Phone: c.phone}
+			n := NewCustomer{Email: c.email, Name: "Ada", Phone: c.phone, Password: "correct horse battery"}
 			if err := n.Validate(); (err == nil) != c.ok {
 				t.Fatalf("Validate(%+v) = %v, want ok=%v", n, err, c.ok)
 			}

@@ -9,7 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/idempotency"
+	"github.com/faas-commerce/faas-commerce/shared/identity"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
@@ -45,7 +47,9 @@ func scan(row pgx.Row) (Customer, error) {
 }
 
 // request is what a registration asks for, defaults applied: two requests that mean the same
-// customer hash the same under an idempotency key.
+// customer hash the same under an idempotency key. The password is deliberately not part of it:
+// the stored request hash is a fast SHA-256, and a password must only ever meet argon2id. So a
+// retry with the same key and another password replays the first answer and changes nothing.
 type request struct {
 	Email  string `json:"email"`
 	Name   string `json:"name"`
@@ -56,11 +60,21 @@ type request struct {
 // Create registers a customer. A retry is safe: with an idempotency key the first result is
 // replayed; without one, a customer with the same e-mail (exactly as given) and the same fields
 // is returned as Existing, and one whose e-mail matches ignoring case but differs in anything
-// else is ErrEmailTaken.
+// else is ErrEmailTaken. The password's argon2id hash is stored in identity.credentials in the
+// same transaction as the customer; a retry without a key returns the existing customer only
+// when its password is also the same (otherwise ErrEmailTaken), so the fields of a customer
+// cannot be read back by guessing them.
 func (s *Store) Create(ctx context.Context, n NewCustomer, key string) (idempotency.Result[Customer], error) {
+	if n.Password == "" {
+		return idempotency.Result[Customer]{}, fault.ErrValidation.With(fault.Detail{Field: "password", Message: "is required"})
+	}
+	hash, err := identity.HashSecret(n.Password)
+	if err != nil {
+		return idempotency.Result[Customer]{}, fmt.Errorf("register customer: %w", err)
+	}
 	want := request{Email: n.Email, Name: n.Name, Phone: n.Phone, Notify: n.Preferences()}
 	res, err := idempotency.Create(ctx, s.db, keyTable, "register-customer", key, want, func(tx pgx.Tx) (Customer, idempotency.Outcome, error) {
-		return insert(ctx, tx, want)
+		return insert(ctx, tx, want, n.Password, hash)
 	})
 	if err != nil {
 		return res, fmt.Errorf("register customer: %w", err)
@@ -72,7 +86,7 @@ func (s *Store) Create(ctx context.Context, n NewCustomer, key string) (idempote
 // concurrent update moved away between the conflict and the look-up.
 const insertAttempts = 3
 
-func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, idempotency.Outcome, error) {
+func insert(ctx context.Context, tx pgx.Tx, r request, password, passwordHash string) (Customer, idempotency.Outcome, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Customer{}, 0, fmt.Errorf("new id: %w", err)
@@ -82,6 +96,9 @@ func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, idempotency.Ou
 			VALUES ($1, $2, $3, NULLIF($4, ''), $5, $6) ON CONFLICT ((lower(email))) DO NOTHING RETURNING `+columns,
 			id, r.Email, r.Name, r.Phone, r.Notify.Email, r.Notify.SMS))
 		if err == nil {
+			if err := identity.InsertCredential(ctx, tx, c.ID, c.Email, passwordHash); err != nil {
+				return Customer{}, 0, err
+			}
 			return c, idempotency.Created, nil
 		}
 		if !errors.Is(err, pgx.ErrNoRows) {
@@ -95,6 +112,13 @@ func insert(ctx context.Context, tx pgx.Tx, r request) (Customer, idempotency.Ou
 			return Customer{}, 0, err
 		}
 		if existing.Email != r.Email || existing.Name != r.Name || existing.Phone != r.Phone || existing.Notify != r.Notify {
+			return Customer{}, 0, ErrEmailTaken
+		}
+		same, err := identity.PasswordMatches(ctx, tx, existing.ID, password)
+		if err != nil {
+			return Customer{}, 0, err
+		}
+		if !same {
 			return Customer{}, 0, ErrEmailTaken
 		}
 		return existing, idempotency.Existing, nil

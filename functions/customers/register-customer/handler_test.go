@@ -1,6 +1,7 @@
 package function
 
 import (
+	"bytes"
 	"net/http"
 	"strings"
 	"sync"
@@ -10,15 +11,19 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/customers"
 	"github.com/faas-commerce/faas-commerce/shared/customers/customerstest"
 	"github.com/faas-commerce/faas-commerce/shared/fn/fntest"
+	"github.com/faas-commerce/faas-commerce/shared/identity"
 	"github.com/faas-commerce/faas-commerce/shared/pg/pgtest"
 )
+
+// password is a valid password for registrations in these tests.
+const password = "correct horse battery"
 
 func TestRegisterCustomer(t *testing.T) {
 	db := pgtest.New(t)
 	store := customers.NewStore(db.Pool)
 	app := newApp(store)
 
-	body := map[string]any{"email": "  Ada.Lovelace@Example.com ", "name": " Ada Lovelace ", "phone": " +447700900123 ", "notify": map[string]any{"email": false, "sms": true}}
+	body := map[string]any{"email": "  Ada.Lovelace@Example.com ", "name": " Ada Lovelace ", "phone": " +447700900123 ", "notify": map[string]any{"email": false, "sms": true}, "password": password}
 	resp := fntest.Call(t, app, http.MethodPost, "/", body).Expect(t, http.StatusCreated)
 	var c customers.Customer
 	resp.Decode(t, &c)
@@ -43,13 +48,30 @@ func TestRegisterCustomer(t *testing.T) {
 		t.Fatalf("stored %+v, %v; answered %+v", stored, err, c)
 	}
 
+	t.Run("the password is stored only as an argon2id hash and signs the customer in", func(t *testing.T) {
+		if bytes.Contains(resp.Body, []byte(password)) || bytes.Contains(resp.Body, []byte("password")) {
+			t.Fatalf("the answer mentions the password: %s", resp.Body)
+		}
+		var hash string
+		if err := db.Pool.QueryRow(t.Context(), "SELECT password_hash FROM identity.credentials WHERE customer_id = $1", c.ID).Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(hash, "$argon2id$") || strings.Contains(hash, password) {
+			t.Fatalf("stored %q", hash)
+		}
+		got, err := identity.NewStore(db.Pool).SignIn(t.Context(), "ada.lovelace@example.com", password)
+		if err != nil || got.ID != c.ID {
+			t.Fatalf("sign-in after registering: %+v, %v", got, err)
+		}
+	})
+
 	t.Run("defaults: e-mail notifications on, SMS off, no phone", func(t *testing.T) {
 		var c customers.Customer
-		fntest.Call(t, app, http.MethodPost, "/", map[string]any{"email": "grace@example.com", "name": "Grace"}).Expect(t, http.StatusCreated).Decode(t, &c)
+		fntest.Call(t, app, http.MethodPost, "/", map[string]any{"email": "grace@example.com", "name": "Grace", "password": password}).Expect(t, http.StatusCreated).Decode(t, &c)
 		if c.Notify != (customers.Notify{Email: true}) || c.Phone != "" {
 			t.Fatalf("defaults %+v", c)
 		}
-		fntest.Call(t, app, http.MethodPost, "/", map[string]any{"email": "linus@example.com", "name": "Linus", "notify": map[string]any{"sms": false}}).Expect(t, http.StatusCreated).Decode(t, &c)
+		fntest.Call(t, app, http.MethodPost, "/", map[string]any{"email": "linus@example.com", "name": "Linus", "notify": map[string]any{"sms": false}, "password": password}).Expect(t, http.StatusCreated).Decode(t, &c)
 		if c.Notify != (customers.Notify{Email: true}) {
 			t.Fatalf("partial notify %+v", c)
 		}
@@ -79,10 +101,15 @@ func TestRegisterCustomerRejectsBadInput(t *testing.T) {
 		{"wrong type phone", `{"email":"ada@example.com","name":"Ada","phone":447700900123}`, nil, 400, "wrong_type", []string{"phone"}},
 		{"wrong type notify", `{"email":"ada@example.com","name":"Ada","notify":true}`, nil, 400, "wrong_type", []string{"notify"}},
 		{"wrong type notify.sms", `{"email":"ada@example.com","name":"Ada","notify":{"sms":"yes"}}`, nil, 400, "wrong_type", []string{"notify.sms"}},
-		{"unknown field", `{"email":"ada@example.com","name":"Ada","password":"x"}`, nil, 400, "unknown_field", []string{"password"}},
+		{"unknown field", `{"email":"ada@example.com","name":"Ada","roles":["admin"]}`, nil, 400, "unknown_field", []string{"roles"}},
+		{"no password", `{"email":"ada@example.com","name":"Ada","password":null}`, nil, 422, "validation_failed", []string{"password"}},
+		{"short password", `{"email":"ada@example.com","name":"Ada","password":"elevenchars"}`, nil, 422, "validation_failed", []string{"password"}},
+		{"long password", `{"email":"ada@example.com","name":"Ada","password":"` + strings.Repeat("p", 129) + `"}`, nil, 422, "validation_failed", []string{"password"}},
+		{"white space password", `{"email":"ada@example.com","name":"Ada","password":"` + strings.Repeat(" ", 20) + `"}`, nil, 422, "validation_failed", []string{"password"}},
+		{"wrong type password", `{"email":"ada@example.com","name":"Ada","password":123456789012345}`, nil, 400, "wrong_type", []string{"password"}},
 		// The detail names "push", not "notify.push": fn.Decode reports the leaf name only.
 		{"unknown nested field", `{"email":"ada@example.com","name":"Ada","notify":{"push":true}}`, nil, 400, "unknown_field", nil},
-		{"null body", `null`, nil, 422, "validation_failed", []string{"email", "name"}},
+		{"null body", `null`, nil, 422, "validation_failed", []string{"email", "name", "password"}},
 		{"missing email", `{"name":"Ada"}`, nil, 422, "validation_failed", []string{"email"}},
 		{"bad e-mail", `{"email":"ada.example.com","name":"Ada"}`, nil, 422, "validation_failed", []string{"email"}},
 		{"e-mail with a display name", `{"email":"Ada <ada@example.com>","name":"Ada"}`, nil, 422, "validation_failed", []string{"email"}},
@@ -107,7 +134,15 @@ func TestRegisterCustomerRejectsBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, app, http.MethodPost, "/", fntest.Raw(c.body), c.header...).ExpectError(t, c.status, c.code, c.fields...)
+			body := c.body
+			if strings.HasPrefix(body, `{"`) && !strings.Contains(body, `"password"`) {
+				body = `{"password":"` + password + `",` + body[1:]
+			}
+			resp := fntest.Call(t, app, http.MethodPost, "/", fntest.Raw(body), c.header...)
+			resp.ExpectError(t, c.status, c.code, c.fields...)
+			if bytes.Contains(resp.Body, []byte(password)) || strings.Contains(body, "elevenchars") && bytes.Contains(resp.Body, []byte("elevenchars")) {
+				t.Fatalf("the error echoes the password: %s", resp.Body)
+			}
 		})
 	}
 	if n := customerstest.Count(t, db.Pool); n != before {
@@ -134,6 +169,10 @@ func TestRegisterCustomerRetries(t *testing.T) {
 			t.Errorf("retry headers %v", resp.Header)
 		}
 
+		otherPassword := in
+		otherPassword.Password = "somebody else's password"
+		fntest.Call(t, app, http.MethodPost, "/", otherPassword).ExpectError(t, http.StatusConflict, "email_taken")
+
 		changed := in
 		changed.Name = "Someone else"
 		fntest.Call(t, app, http.MethodPost, "/", changed).ExpectError(t, http.StatusConflict, "email_taken")
@@ -154,10 +193,25 @@ func TestRegisterCustomerRetries(t *testing.T) {
 			t.Fatalf("replay %+v (replayed %q), first %+v", again, resp.Header.Get("Idempotent-Replayed"), first)
 		}
 		// Spelling out the defaults asks for the same customer.
-		explicit := map[string]any{"email": in.Email, "name": in.Name, "notify": map[string]any{"email": true, "sms": false}}
+		explicit := map[string]any{"email": in.Email, "name": in.Name, "notify": map[string]any{"email": true, "sms": false}, "password": in.Password}
 		fntest.Call(t, app, http.MethodPost, "/", explicit, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated).Decode(t, &again)
 		if first != again {
 			t.Fatalf("replay with explicit defaults %+v, first %+v", again, first)
+		}
+		// The password is not part of the request a key names (it never meets a fast hash): the
+		// same key with another password replays the first answer and changes nothing.
+		otherPassword := in
+		otherPassword.Password = "another password entirely"
+		fntest.Call(t, app, http.MethodPost, "/", otherPassword, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated).Decode(t, &again)
+		if first != again {
+			t.Fatalf("replay with another password %+v, first %+v", again, first)
+		}
+		if _, err := identity.NewStore(db.Pool).SignIn(t.Context(), in.Email, in.Password); err != nil {
+			t.Fatalf("the first password no longer signs in: %v", err)
+		}
+		var leaked bool
+		if err := db.Pool.QueryRow(t.Context(), "SELECT bool_or(position($1::bytea IN body) > 0) FROM customers.idempotency_keys", []byte(in.Password)).Scan(&leaked); err != nil || leaked {
+			t.Fatalf("a stored answer holds the password (%v)", err)
 		}
 		other := customerstest.New()
 		fntest.Call(t, app, http.MethodPost, "/", other, "Idempotency-Key", "key-1").ExpectError(t, http.StatusUnprocessableEntity, "idempotency_key_reused")

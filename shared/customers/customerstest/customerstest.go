@@ -14,12 +14,16 @@ import (
 
 var seq atomic.Int64
 
-// New returns a valid NewCustomer with a unique e-mail address and no phone number.
+// Password is the password of every customer New makes.
+const Password = "correct horse battery staple"
+
+// New returns a valid NewCustomer with a unique e-mail address, no phone number and Password.
 func New() customers.NewCustomer {
 	n := seq.Add(1)
 	return customers.NewCustomer{
-		Email: fmt.Sprintf("customer%04d@example.com", n),
-		Name:  fmt.Sprintf("Customer %d", n),
+		Email:    fmt.Sprintf("customer%04d@example.com", n),
+		Name:     fmt.Sprintf("Customer %d", n),
+		Password: Password,
 	}
 }
 
