@@ -21,7 +21,7 @@ type Stock struct {
 	ProductID uuid.UUID `json:"product_id"`
 	// OnHand is free to sell.
 	OnHand int64 `json:"on_hand"`
-	// Reserved is held by orders that are not yet completed or cancelled.
+	// Reserved is held by orders that were not cancelled (RESERVED reservations).
 	Reserved  int64     `json:"reserved"`
 	Version   int64     `json:"version"`
 	UpdatedAt time.Time `json:"updated_at"`
