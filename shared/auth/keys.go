@@ -271,3 +271,30 @@ func ParseJWKS(data []byte) ([]PublicKey, error) {
 	}
 	return keys, nil
 }
+
+// NewEd25519PEM returns a new Ed25519 private key as a PKCS #8 PEM block (for the
+// jwt-signing-keys secret).
+func NewEd25519PEM() ([]byte, error) {
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, fmt.Errorf("generate key: %w", err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("encode key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// EncodePrivateKeys writes keys as PKCS #8 PEM blocks, in order (active first).
+func EncodePrivateKeys(keys []SigningKey) ([]byte, error) {
+	var out []byte
+	for _, k := range keys {
+		der, err := x509.MarshalPKCS8PrivateKey(k.Private)
+		if err != nil {
+			return nil, fmt.Errorf("encode key %s: %w", k.ID, err)
+		}
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})...)
+	}
+	return out, nil
+}

@@ -139,6 +139,17 @@ func TestClients(t *testing.T) {
 	if _, err := s.CreateClient(t.Context(), Client{ID: "connector", Name: "again", Roles: []string{"service"}}); !errors.Is(err, ErrClientExists) {
 		t.Fatalf("duplicate client: %v", err)
 	}
+	s.compare = compareSecret
+	newSecret, err := s.PutClient(t.Context(), Client{ID: "connector", Name: "again", Roles: []string{"admin"}})
+	if err != nil || newSecret == secret {
+		t.Fatalf("replace client: %v", err)
+	}
+	if _, err := s.AuthenticateClient(t.Context(), "connector", secret); !errors.Is(err, ErrInvalidClient) {
+		t.Fatalf("the replaced secret still works: %v", err)
+	}
+	if c, err := s.AuthenticateClient(t.Context(), "connector", newSecret); err != nil || c.Roles[0] != "admin" || c.Name != "again" {
+		t.Fatalf("replaced client %+v, %v", c, err)
+	}
 	for _, bad := range []Client{{ID: "", Name: "x", Roles: []string{"admin"}}, {ID: "../x", Name: "x", Roles: []string{"admin"}}, {ID: "c", Name: "x", Roles: []string{"customer"}}, {ID: "c", Name: "x"}, {ID: "c", Name: " ", Roles: []string{"admin"}}} {
 		if _, err := s.CreateClient(t.Context(), bad); fault.KindOf(err) != fault.Invalid {
 			t.Errorf("client %+v: %v, want a validation error", bad, err)

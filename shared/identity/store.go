@@ -54,6 +54,16 @@ func NewStore(db *pgxpool.Pool) *Store { return &Store{db: db, compare: compareS
 // CreateClient registers a client with roles from ClientRoles and returns its secret, which is
 // shown once and stored only as a hash.
 func (s *Store) CreateClient(ctx context.Context, c Client) (secret string, err error) {
+	return s.putClient(ctx, c, false)
+}
+
+// PutClient creates the client or, when it exists, replaces its name, roles and secret (the
+// old secret stops working); it returns the new secret.
+func (s *Store) PutClient(ctx context.Context, c Client) (secret string, err error) {
+	return s.putClient(ctx, c, true)
+}
+
+func (s *Store) putClient(ctx context.Context, c Client, replace bool) (secret string, err error) {
 	var v fault.Validator
 	v.Check(clientIDPattern.MatchString(c.ID), "client_id", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit")
 	v.Check(strings.TrimSpace(c.Name) != "" && len(c.Name) <= 200, "name", "must be 1 to 200 characters")
@@ -69,8 +79,12 @@ func (s *Store) CreateClient(ctx context.Context, c Client) (secret string, err 
 	if err != nil {
 		return "", err
 	}
-	_, err = s.db.Exec(ctx, "INSERT INTO identity.clients (client_id, secret_hash, roles, name) VALUES ($1, $2, $3, $4)",
-		c.ID, hash, c.Roles, strings.TrimSpace(c.Name))
+	q := "INSERT INTO identity.clients (client_id, secret_hash, roles, name) VALUES ($1, $2, $3, $4)"
+	if replace {
+		q += ` ON CONFLICT (client_id) DO UPDATE SET secret_hash = EXCLUDED.secret_hash, roles = EXCLUDED.roles,
+			name = EXCLUDED.name, updated_at = now()`
+	}
+	_, err = s.db.Exec(ctx, q, c.ID, hash, c.Roles, strings.TrimSpace(c.Name))
 	if pg.IsUniqueViolation(err, "clients_pkey") {
 		return "", ErrClientExists
 	}
