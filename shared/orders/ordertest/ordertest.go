@@ -4,6 +4,7 @@ package ordertest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -23,7 +24,7 @@ func (p Prices) Price(_ context.Context, items []orders.Item) ([]orders.Line, er
 	for i, it := range items {
 		price, ok := p[it.ProductID]
 		if !ok {
-			return nil, orders.ErrNotFound // a fixture's mistake: no test expects this
+			return nil, fmt.Errorf("ordertest: no price for product %s", it.ProductID)
 		}
 		t, err := price.Mul(int64(it.Quantity))
 		if err != nil {
