@@ -28,7 +28,8 @@ var (
 // A protected function (public false) answers 401 with WWW-Authenticate: Bearer and a JSON
 // error body to a request without a valid token. A public function lets a request without a
 // token through without a principal, and still answers 401 to a token that does not verify.
-// A token in the URL (access_token, RFC 6750 §2.3) is never read: on a protected function it
+// A public function also passes an Authorization header of another scheme (Basic) through
+// untouched. A token in the URL (access_token, RFC 6750 §2.3) is never read: on a protected function it
 // is a 401 with a message saying so; on a public function it is ignored.
 func Middleware(v *Verifier, public bool) fn.Middleware {
 	return func(next http.Handler) http.Handler {
@@ -51,12 +52,18 @@ func Middleware(v *Verifier, public bool) fn.Middleware {
 				return
 			}
 			h := values[0]
+			scheme, token, _ := strings.Cut(h, " ")
+			bearer := strings.EqualFold(scheme, "Bearer")
+			if public && !bearer {
+				// Another scheme (client_secret_basic at the token endpoint) is the function's own business.
+				next.ServeHTTP(w, r)
+				return
+			}
 			if len(h) > MaxTokenLength {
 				deny(w, r, errTooLong, `Bearer realm="faas-commerce", error="invalid_token"`)
 				return
 			}
-			scheme, token, ok := strings.Cut(h, " ")
-			if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			if !bearer || strings.TrimSpace(token) == "" {
 				deny(w, r, errBadToken.Wrap(errors.New("not a Bearer credential")), `Bearer realm="faas-commerce", error="invalid_token"`)
 				return
 			}

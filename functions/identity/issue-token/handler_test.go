@@ -156,6 +156,18 @@ func TestClientCredentials(t *testing.T) {
 	})
 }
 
+// TestBehindThePublicTokenCheck: deps.Setup puts the token middleware around every function;
+// issue-token is public, and its Basic client authentication and sign-in still work there.
+func TestBehindThePublicTokenCheck(t *testing.T) {
+	f := newFixture(t, nil)
+	secret := f.client(t, "connector", "service")
+	f.app.Use(auth.Middleware(f.kit.Verifier, true))
+	f.verify(t, fntest.Call(t, f.app, http.MethodPost, "/token", fntest.Raw("grant_type=client_credentials"),
+		"Content-Type", form, "Authorization", basic("connector", secret)))
+	addCustomer(t, f, "ada@example.com", "correct horse battery")
+	f.verify(t, fntest.Call(t, f.app, http.MethodPost, "/sign-in", map[string]string{"email": "ada@example.com", "password": "correct horse battery"}))
+}
+
 func TestClientBurstsAreLimited(t *testing.T) {
 	f := newFixture(t, map[string]string{"AUTH_MAX_FAILURES_PER_ACCOUNT": "3"})
 	secret := f.client(t, "connector", "service")
