@@ -96,8 +96,21 @@ func TestStackMatchesFunctions(t *testing.T) {
 			if strings.Contains(string(src), "deps.Setup") && !slices.Contains(f.Secrets, "database-url") {
 				t.Errorf("uses the database but has no database-url secret (secrets %v)", f.Secrets)
 			}
-			if len(f.Environment) > 0 {
-				t.Errorf("inline environment %v: settings belong in the per-environment files", f.Environment)
+			for k, v := range f.Environment {
+				if k != "AUTH_PUBLIC" || v != "true" {
+					t.Errorf("inline environment %s=%s: settings belong in the per-environment files; only AUTH_PUBLIC=true is declared per function", k, v)
+				}
+			}
+			consumes := strings.Contains(string(src), "inbox.Route(")
+			var topic string
+			if f.Annotations != nil {
+				topic = (*f.Annotations)["topic"]
+			}
+			if consumes != (topic != "") {
+				t.Errorf("consumes events: %v, topic annotation %q: a queue-triggered function needs one, an HTTP one none", consumes, topic)
+			}
+			if consumes && f.Environment["AUTH_PUBLIC"] != "" {
+				t.Error("a queue-triggered function cannot be public")
 			}
 		})
 	}
