@@ -81,3 +81,14 @@ func Require(ctx context.Context, roles ...Role) (Principal, error) {
 	}
 	return p, nil
 }
+
+// ActsFor reports whether p may see and change what belongs to customerID: an admin for
+// anyone, a customer for themselves only. Callers answer "not found" otherwise, so that a
+// record's existence is not revealed either.
+func (p Principal) ActsFor(customerID uuid.UUID) bool {
+	if p.Has(RoleAdmin) {
+		return true
+	}
+	id, ok := p.CustomerID()
+	return ok && id == customerID
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/config"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
@@ -27,7 +28,8 @@ type Deps struct {
 }
 
 // Setup registers a function that uses the database: the pool is configured from the
-// database-url secret and PG_* settings, and closed at shutdown.
+// database-url secret and PG_* settings and closed at shutdown, and the App is wrapped in the
+// access-token check (shared/auth, configured from AUTH_* settings).
 func Setup(build func(context.Context, *Deps) (*fn.App, error)) *fn.Lazy {
 	return fn.Setup(func(ctx context.Context) (*fn.App, error) {
 		src := config.FromOS()
@@ -47,6 +49,14 @@ func Setup(build func(context.Context, *Deps) (*fn.App, error)) *fn.Lazy {
 			db.Close()
 			return nil, err
 		}
+		// Every function checks the caller's access token; one declared public (AUTH_PUBLIC,
+		// set once per function in stack.yml) lets requests without one through.
+		mw, err := auth.FromEnv(ctx, src)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		a.Use(mw)
 		a.OnClose(db.Close)
 		return a, nil
 	})

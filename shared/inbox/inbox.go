@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -81,9 +82,13 @@ func Handle(ctx context.Context, db pg.Beginner, consumer string, env events.Env
 }
 
 // Route registers POST / on app for events of the given types, as the RabbitMQ connector
-// delivers them: the envelope is the body. Answers 200 with a Result (also for a duplicate).
+// delivers them: the envelope is the body. Only the platform's services may deliver events
+// (401 without a token, 403 for anyone else). Answers 200 with a Result, also for a duplicate.
 func Route(app *fn.App, db pg.Beginner, consumer string, types []string, apply Apply) *fn.App {
 	return app.Route("POST /{$}", func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.Require(r.Context(), auth.RoleService); err != nil {
+			return err
+		}
 		body, err := io.ReadAll(r.Body)
 		if err != nil {
 			var tooLarge *http.MaxBytesError

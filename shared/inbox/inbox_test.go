@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
 	"github.com/faas-commerce/faas-commerce/shared/fn/fntest"
@@ -64,11 +65,11 @@ func TestRouteHandlesEachEventOnce(t *testing.T) {
 		})
 	env := placed(t)
 	var res inbox.Result
-	fntest.Call(t, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	if res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.StockReserved {
 		t.Fatalf("first delivery: %+v", res)
 	}
-	fntest.Call(t, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	if !res.Duplicate || len(res.Emitted) != 0 {
 		t.Fatalf("second delivery: %+v", res)
 	}
@@ -82,13 +83,17 @@ func TestRouteHandlesEachEventOnce(t *testing.T) {
 		t.Error("trace context did not reach the consumer")
 	}
 
+	fntest.Call(t, app, http.MethodPost, "/", placed(t)).ExpectError(t, http.StatusUnauthorized, "unauthenticated")
+	customer := auth.Principal{Subject: uuid.NewString(), Roles: []auth.Role{auth.RoleCustomer}}
+	fntest.CallAs(t, customer, app, http.MethodPost, "/", placed(t)).ExpectError(t, http.StatusForbidden, "forbidden")
+
 	wrongType := placed(t)
 	wrongType.Type = events.OrderCompleted
-	fntest.Call(t, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
-	fntest.Call(t, app, http.MethodPost, "/", fntest.Raw(`{"id":"x"}`)).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", fntest.Raw(`{"id":"x"}`)).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	badPayload := placed(t)
 	badPayload.Payload = []byte(`{"order_id":"` + uuid.NewString() + `"}`)
-	fntest.Call(t, app, http.MethodPost, "/", badPayload).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", badPayload).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	if n := count(t, db, "SELECT count(*) FROM messaging.inbox"); n != 1 {
 		t.Fatalf("refused events were recorded: %d inbox rows", n)
 	}

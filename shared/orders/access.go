@@ -9,13 +9,7 @@ import (
 // Visible reports whether p may see an order of customerID: admins see every order, a
 // customer only their own. Callers answer ErrNotFound otherwise, so an order's existence is
 // not revealed either.
-func Visible(p auth.Principal, customerID uuid.UUID) bool {
-	if p.Has(auth.RoleAdmin) {
-		return true
-	}
-	id, ok := p.CustomerID()
-	return ok && id == customerID
-}
+func Visible(p auth.Principal, customerID uuid.UUID) bool { return p.ActsFor(customerID) }
 
 // ListScope is the customer whose orders p may list when asking for requested (nil: no
 // choice): an admin lists whomever they ask for (nil: everyone), a customer only themselves,

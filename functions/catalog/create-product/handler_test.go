@@ -19,7 +19,7 @@ func TestCreateProduct(t *testing.T) {
 	app := newApp(catalog.NewStore(db.Pool))
 
 	in := catalogtest.New()
-	resp := fntest.Call(t, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated)
+	resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated)
 	var p catalog.Product
 	resp.Decode(t, &p)
 	if p.SKU != in.SKU || p.Name != in.Name || p.Price != *in.Price || !p.Active || p.Version != 1 {
@@ -72,13 +72,13 @@ func TestCreateProductRejectsBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, app, http.MethodPost, "/", fntest.Raw(c.body), c.header...).ExpectError(t, c.status, c.code, c.fields...)
+			fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", fntest.Raw(c.body), c.header...).ExpectError(t, c.status, c.code, c.fields...)
 		})
 	}
 	if n := catalogtest.Count(t, db.Pool); n != 0 {
 		t.Fatalf("bad input created %d products", n)
 	}
-	fntest.Call(t, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
 }
 
 func TestCreateProductRetries(t *testing.T) {
@@ -88,35 +88,35 @@ func TestCreateProductRetries(t *testing.T) {
 	t.Run("same SKU and fields without a key returns the product", func(t *testing.T) {
 		in := catalogtest.New()
 		var first, again catalog.Product
-		fntest.Call(t, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated).Decode(t, &first)
-		fntest.Call(t, app, http.MethodPost, "/", in).Expect(t, http.StatusOK).Decode(t, &again)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated).Decode(t, &first)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in).Expect(t, http.StatusOK).Decode(t, &again)
 		if first.ID != again.ID {
 			t.Fatalf("retry made a second product: %s and %s", first.ID, again.ID)
 		}
 		changed := in
 		changed.Name = "Something else"
-		fntest.Call(t, app, http.MethodPost, "/", changed).ExpectError(t, http.StatusConflict, "sku_taken")
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", changed).ExpectError(t, http.StatusConflict, "sku_taken")
 	})
 
 	t.Run("idempotency key replays the first result", func(t *testing.T) {
 		in := catalogtest.New()
 		var first, again catalog.Product
-		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated).Decode(t, &first)
-		resp := fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated).Decode(t, &first)
+		resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-1").Expect(t, http.StatusCreated)
 		resp.Decode(t, &again)
 		if first != again || resp.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("replay %+v (replayed %q), first %+v", again, resp.Header.Get("Idempotent-Replayed"), first)
 		}
 		other := catalogtest.New()
-		fntest.Call(t, app, http.MethodPost, "/", other, "Idempotency-Key", "key-1").ExpectError(t, http.StatusUnprocessableEntity, "idempotency_key_reused")
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", other, "Idempotency-Key", "key-1").ExpectError(t, http.StatusUnprocessableEntity, "idempotency_key_reused")
 	})
 
 	t.Run("a replay answers as the first answer did", func(t *testing.T) {
 		in := catalogtest.New()
-		fntest.Call(t, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in).Expect(t, http.StatusCreated)
 		// The first keyed request matches the product by SKU: 200, and so is its replay.
-		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
-		resp := fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
+		resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-existing").Expect(t, http.StatusOK)
 		if resp.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatal("second keyed request was not a replay")
 		}
@@ -124,10 +124,10 @@ func TestCreateProductRetries(t *testing.T) {
 
 	t.Run("defaults do not change the request under a key", func(t *testing.T) {
 		in := catalogtest.New()
-		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
 		on := true
 		in.Active = &on
-		fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-defaults").Expect(t, http.StatusCreated)
 	})
 
 	t.Run("concurrent requests with one key create one product", func(t *testing.T) {
@@ -137,7 +137,7 @@ func TestCreateProductRetries(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 16 {
 			wg.Go(func() {
-				resp := fntest.Call(t, app, http.MethodPost, "/", in, "Idempotency-Key", "key-concurrent")
+				resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPost, "/", in, "Idempotency-Key", "key-concurrent")
 				var p catalog.Product
 				if resp.Status == http.StatusCreated {
 					resp.Decode(t, &p)

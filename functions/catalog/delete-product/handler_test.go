@@ -18,20 +18,20 @@ func TestDeleteProduct(t *testing.T) {
 	app := newApp(store)
 	ps := catalogtest.Create(t, db.Pool, 2, nil)
 
-	fntest.Call(t, app, http.MethodDelete, "/"+ps[0].ID.String(), nil, "If-Match", `"5"`).ExpectError(t, http.StatusPreconditionFailed, "precondition_failed")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/"+ps[0].ID.String(), nil, "If-Match", `"5"`).ExpectError(t, http.StatusPreconditionFailed, "precondition_failed")
 	if _, err := store.Get(t.Context(), ps[0].ID); err != nil {
 		t.Fatalf("a refused delete removed the product: %v", err)
 	}
 
-	fntest.Call(t, app, http.MethodDelete, "/"+ps[0].ID.String(), nil, "If-Match", `"1"`).Expect(t, http.StatusNoContent)
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/"+ps[0].ID.String(), nil, "If-Match", `"1"`).Expect(t, http.StatusNoContent)
 	if _, err := store.Get(t.Context(), ps[0].ID); err != catalog.ErrNotFound {
 		t.Fatalf("deleted product still readable: %v", err)
 	}
 	// A retried delete is harmless.
-	fntest.Call(t, app, http.MethodDelete, "/"+ps[0].ID.String(), nil).Expect(t, http.StatusNoContent)
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/"+ps[0].ID.String(), nil).Expect(t, http.StatusNoContent)
 
-	fntest.Call(t, app, http.MethodDelete, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
-	fntest.Call(t, app, http.MethodDelete, "/x", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/x", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
 
 	if _, err := store.Get(t.Context(), ps[1].ID); err != nil {
 		t.Fatalf("the other product went too: %v", err)

@@ -1,4 +1,5 @@
-// Package function is get-product: GET /{id} returns one live product.
+// Package function is get-product: GET /{id} returns one live product. It is public; an
+// inactive product is shown to admins only.
 package function
 
 import (
@@ -7,6 +8,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/catalog"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -29,8 +31,16 @@ func newApp(store *catalog.Store) *fn.App {
 		if err != nil {
 			return err
 		}
+		if !p.Active && !isAdmin(r) {
+			return catalog.ErrNotFound // inactive products are for the shop's staff only
+		}
 		w.Header().Set("ETag", fn.ETag(p.Version))
 		fn.JSON(w, http.StatusOK, p)
 		return nil
 	})
+}
+
+func isAdmin(r *http.Request) bool {
+	p, ok := auth.FromContext(r.Context())
+	return ok && p.Has(auth.RoleAdmin)
 }

@@ -20,7 +20,7 @@ func TestGetProduct(t *testing.T) {
 	want := catalogtest.Create(t, db.Pool, 1, nil)[0]
 
 	var got catalog.Product
-	resp := fntest.Call(t, app, http.MethodGet, "/"+want.ID.String(), nil).Expect(t, http.StatusOK)
+	resp := fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/"+want.ID.String(), nil).Expect(t, http.StatusOK)
 	resp.Decode(t, &got)
 	if !got.CreatedAt.Equal(want.CreatedAt) || got.ID != want.ID || got.SKU != want.SKU || got.Price != want.Price {
 		t.Fatalf("got %+v, want %+v", got, want)
@@ -29,16 +29,16 @@ func TestGetProduct(t *testing.T) {
 		t.Errorf("headers %v", resp.Header)
 	}
 
-	fntest.Call(t, app, http.MethodGet, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
-	fntest.Call(t, app, http.MethodGet, "/not-a-uuid", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/"+uuid.NewString(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/not-a-uuid", nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
 	for _, alias := range []string{strings.ToUpper(want.ID.String()), strings.ReplaceAll(want.ID.String(), "-", ""), "urn:uuid:" + want.ID.String()} {
-		fntest.Call(t, app, http.MethodGet, "/"+alias, nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
+		fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/"+alias, nil).ExpectError(t, http.StatusBadRequest, "invalid_parameter", "id")
 	}
-	fntest.Call(t, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusNotFound, "not_found")
-	fntest.Call(t, app, http.MethodDelete, "/"+want.ID.String(), nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusNotFound, "not_found")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodDelete, "/"+want.ID.String(), nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
 
 	if err := store.Delete(t.Context(), want.ID, nil); err != nil {
 		t.Fatal(err)
 	}
-	fntest.Call(t, app, http.MethodGet, "/"+want.ID.String(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/"+want.ID.String(), nil).ExpectError(t, http.StatusNotFound, "product_not_found")
 }

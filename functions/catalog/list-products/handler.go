@@ -1,5 +1,6 @@
 // Package function is list-products: GET /?q=&active=&limit=&cursor= lists live products in
 // creation order, a page at a time (limit defaults to 20, capped at 100; follow next_cursor).
+// It is public: callers without an admin token see active products only, whatever `active` says.
 package function
 
 import (
@@ -8,6 +9,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/catalog"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -30,6 +32,10 @@ func newApp(store *catalog.Store) *fn.App {
 		active, err := fn.QueryBool(r, "active")
 		if err != nil {
 			return err
+		}
+		if p, ok := auth.FromContext(r.Context()); !ok || !p.Has(auth.RoleAdmin) {
+			on := true
+			active = &on // the public sees what is for sale; admins see everything
 		}
 		f := catalog.Filter{Query: r.URL.Query().Get("q"), Active: active}
 		if err := f.Validate(); err != nil {

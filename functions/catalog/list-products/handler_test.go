@@ -25,7 +25,7 @@ func walk(t *testing.T, app fntest.Handler, query url.Values, limit int) []uuid.
 			t.Fatal("pagination does not end")
 		}
 		var p page.Page[catalog.Product]
-		fntest.Call(t, app, http.MethodGet, "/?"+query.Encode(), nil).Expect(t, http.StatusOK).Decode(t, &p)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/?"+query.Encode(), nil).Expect(t, http.StatusOK).Decode(t, &p)
 		if len(p.Items) > limit {
 			t.Fatalf("page of %d items, limit %d", len(p.Items), limit)
 		}
@@ -86,7 +86,7 @@ func TestListProductsPages(t *testing.T) {
 	}
 
 	var big page.Page[catalog.Product]
-	fntest.Call(t, app, http.MethodGet, "/?limit=1000", nil).Expect(t, http.StatusOK).Decode(t, &big)
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/?limit=1000", nil).Expect(t, http.StatusOK).Decode(t, &big)
 	if len(big.Items) != 22 || big.NextCursor != "" {
 		t.Errorf("limit=1000 gave %d items, cursor %q", len(big.Items), big.NextCursor)
 	}
@@ -97,7 +97,7 @@ func TestListProductsCapsPageSize(t *testing.T) {
 	app := newApp(catalog.NewStore(db.Pool))
 	catalogtest.Create(t, db.Pool, page.MaxLimit+5, nil)
 	var p page.Page[catalog.Product]
-	fntest.Call(t, app, http.MethodGet, "/?limit=500", nil).Expect(t, http.StatusOK).Decode(t, &p)
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/?limit=500", nil).Expect(t, http.StatusOK).Decode(t, &p)
 	if len(p.Items) != page.MaxLimit || p.NextCursor == "" {
 		t.Fatalf("limit=500 gave %d items (cap %d), cursor %q", len(p.Items), page.MaxLimit, p.NextCursor)
 	}
@@ -116,7 +116,7 @@ func TestListProductsBadQuery(t *testing.T) {
 		{"active=maybe", "active"},
 	}
 	for _, c := range cases {
-		resp := fntest.Call(t, app, http.MethodGet, "/?"+c.query, nil)
+		resp := fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/?"+c.query, nil)
 		if resp.Status/100 != 4 {
 			t.Errorf("%s: status %d", c.query, resp.Status)
 			continue
@@ -130,5 +130,5 @@ func TestListProductsBadQuery(t *testing.T) {
 	for i := range long {
 		long[i] = 'a'
 	}
-	fntest.Call(t, app, http.MethodGet, "/?q="+string(long), nil).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed", "q")
+	fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/?q="+string(long), nil).ExpectError(t, http.StatusUnprocessableEntity, "validation_failed", "q")
 }

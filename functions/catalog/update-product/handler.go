@@ -10,6 +10,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/catalog"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -24,6 +25,9 @@ func Handle(req handler.Request) (handler.Response, error) { return app.Handle(r
 
 func newApp(store *catalog.Store) *fn.App {
 	return fn.New("update-product").Route("PATCH /{id}", func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.Require(r.Context(), auth.RoleAdmin); err != nil {
+			return err
+		}
 		id, err := fn.PathUUID(r, "id")
 		if err != nil {
 			return err

@@ -21,7 +21,7 @@ func TestUpdateProduct(t *testing.T) {
 	path := "/" + p.ID.String()
 
 	var got catalog.Product
-	resp := fntest.Call(t, app, http.MethodPatch, path, map[string]any{"name": "  Blue mug ", "price": map[string]any{"amount": 2500, "currency": "USD"}}, "If-Match", `"1"`).Expect(t, http.StatusOK)
+	resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, path, map[string]any{"name": "  Blue mug ", "price": map[string]any{"amount": 2500, "currency": "USD"}}, "If-Match", `"1"`).Expect(t, http.StatusOK)
 	resp.Decode(t, &got)
 	if got.Name != "Blue mug" || got.Price != (money.Money{Amount: 2500, Currency: "USD"}) || got.Version != 2 || got.Description != p.Description || got.SKU != p.SKU {
 		t.Fatalf("updated to %+v", got)
@@ -31,7 +31,7 @@ func TestUpdateProduct(t *testing.T) {
 	}
 
 	// The version can come in the body instead of If-Match.
-	fntest.Call(t, app, http.MethodPatch, path, map[string]any{"active": false, "version": 2}).Expect(t, http.StatusOK).Decode(t, &got)
+	fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, path, map[string]any{"active": false, "version": 2}).Expect(t, http.StatusOK).Decode(t, &got)
 	if got.Active || got.Version != 3 {
 		t.Fatalf("deactivated to %+v", got)
 	}
@@ -76,7 +76,7 @@ func TestUpdateProductConflictsAndBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, app, http.MethodPatch, c.path, c.body, c.header...).ExpectError(t, c.status, c.code, c.fields...)
+			fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, c.path, c.body, c.header...).ExpectError(t, c.status, c.code, c.fields...)
 		})
 	}
 	stored, err := store.Get(t.Context(), p.ID)

@@ -22,7 +22,7 @@ func TestGetCustomer(t *testing.T) {
 		}
 	})[1]
 
-	resp := fntest.Call(t, app, http.MethodGet, "/"+c.ID.String(), nil).Expect(t, http.StatusOK)
+	resp := fntest.CallAs(t, fntest.Admin, app, http.MethodGet, "/"+c.ID.String(), nil).Expect(t, http.StatusOK)
 	var got customers.Customer
 	resp.Decode(t, &got)
 	if got != c {
@@ -53,7 +53,7 @@ func TestGetCustomerErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, app, c.method, c.path, nil).ExpectError(t, c.status, c.code, c.fields...)
+			fntest.CallAs(t, fntest.Admin, app, c.method, c.path, nil).ExpectError(t, c.status, c.code, c.fields...)
 		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/customers"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -25,9 +26,16 @@ func Handle(req handler.Request) (handler.Response, error) { return app.Handle(r
 
 func newApp(store *customers.Store) *fn.App {
 	return fn.New("update-customer").Route("PATCH /{id}", func(w http.ResponseWriter, r *http.Request) error {
+		p, err := auth.Require(r.Context(), auth.RoleCustomer, auth.RoleAdmin)
+		if err != nil {
+			return err
+		}
 		id, err := fn.PathUUID(r, "id")
 		if err != nil {
 			return err
+		}
+		if !p.ActsFor(id) {
+			return customers.ErrNotFound
 		}
 		ifMatch, err := fn.IfMatchVersion(r)
 		if err != nil {

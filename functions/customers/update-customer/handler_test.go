@@ -21,7 +21,7 @@ func TestUpdateCustomer(t *testing.T) {
 	path := "/" + c.ID.String()
 
 	var got customers.Customer
-	resp := fntest.Call(t, app, http.MethodPatch, path, map[string]any{"name": "  Ada King ", "email": " Ada@Example.org "}, "If-Match", `"1"`).Expect(t, http.StatusOK)
+	resp := fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, path, map[string]any{"name": "  Ada King ", "email": " Ada@Example.org "}, "If-Match", `"1"`).Expect(t, http.StatusOK)
 	resp.Decode(t, &got)
 	if got.Name != "Ada King" || got.Email != "Ada@Example.org" || got.Version != 2 || got.Phone != "" || got.Notify != c.Notify || got.ID != c.ID || !got.CreatedAt.Equal(c.CreatedAt) {
 		t.Fatalf("updated to %+v", got)
@@ -49,7 +49,7 @@ func TestUpdateCustomer(t *testing.T) {
 	for _, s := range steps {
 		version := got.Version
 		s.patch["version"] = version
-		fntest.Call(t, app, http.MethodPatch, path, s.patch).Expect(t, http.StatusOK).Decode(t, &got)
+		fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, path, s.patch).Expect(t, http.StatusOK).Decode(t, &got)
 		if !s.check(got) || got.Version != version+1 {
 			t.Fatalf("%s: updated to %+v", s.name, got)
 		}
@@ -116,7 +116,7 @@ func TestUpdateCustomerConflictsAndBadInput(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			fntest.Call(t, app, http.MethodPatch, tc.path, tc.body, tc.header...).ExpectError(t, tc.status, tc.code, tc.fields...)
+			fntest.CallAs(t, fntest.Admin, app, http.MethodPatch, tc.path, tc.body, tc.header...).ExpectError(t, tc.status, tc.code, tc.fields...)
 		})
 	}
 	for _, want := range all {

@@ -67,7 +67,7 @@ func placed(t testing.TB, lines map[uuid.UUID]int) (events.Envelope, events.Orde
 func deliver(t testing.TB, db *pgtest.DB, env events.Envelope) inbox.Result {
 	t.Helper()
 	var res inbox.Result
-	fntest.Call(t, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	return res
 }
 
@@ -169,7 +169,7 @@ func TestConcurrentOrdersNeverOversell(t *testing.T) {
 		}
 		env, _ := placed(t, lines)
 		wg.Go(func() {
-			resp := fntest.Call(t, app, http.MethodPost, "/", env)
+			resp := fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", env)
 			if resp.Status != http.StatusOK {
 				t.Errorf("status %d: %s", resp.Status, resp.Body)
 				return
@@ -239,7 +239,7 @@ func TestRefusesBadEvents(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, app, http.MethodPost, "/", c.body).ExpectError(t, c.status, c.code)
+			fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", c.body).ExpectError(t, c.status, c.code)
 		})
 	}
 	if n := count(t, db, "SELECT count(*) FROM messaging.inbox") + count(t, db, "SELECT count(*) FROM inventory.reservations") + ordertest.OutboxCount(t, db.Pool); n != 0 {
@@ -248,5 +248,5 @@ func TestRefusesBadEvents(t *testing.T) {
 	if s := onHand(t, db, ids[0]); s.OnHand != 10 {
 		t.Fatalf("bad events changed stock: %+v", s)
 	}
-	fntest.Call(t, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
+	fntest.CallAs(t, fntest.Service, app, http.MethodGet, "/", nil).ExpectError(t, http.StatusMethodNotAllowed, "method_not_allowed")
 }

@@ -68,7 +68,7 @@ func TestReleasesOnce(t *testing.T) {
 	}
 	env := cancelled(t, order)
 	var res inbox.Result
-	fntest.Call(t, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	if res.Duplicate || len(res.Emitted) != 0 {
 		t.Fatalf("result %+v", res)
 	}
@@ -79,13 +79,13 @@ func TestReleasesOnce(t *testing.T) {
 		}
 	}
 	check("released")
-	fntest.Call(t, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	if !res.Duplicate {
 		t.Fatalf("redelivery %+v", res)
 	}
 	check("redelivered")
 	// Another order.cancelled for the same order (a second cancel path) puts nothing back twice.
-	fntest.Call(t, app, http.MethodPost, "/", cancelled(t, order)).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", cancelled(t, order)).Expect(t, http.StatusOK).Decode(t, &res)
 	if res.Duplicate {
 		t.Fatalf("a distinct event was taken for a duplicate: %+v", res)
 	}
@@ -97,7 +97,7 @@ func TestNothingReservedIsANoOp(t *testing.T) {
 	app := newApp(db.Pool)
 	_, a, _ := reserved(t, db)
 	var res inbox.Result
-	fntest.Call(t, app, http.MethodPost, "/", cancelled(t, uuid.New())).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", cancelled(t, uuid.New())).Expect(t, http.StatusOK).Decode(t, &res)
 	if res.Duplicate || len(res.Emitted) != 0 {
 		t.Fatalf("result %+v", res)
 	}
@@ -118,7 +118,7 @@ func TestRefusesBadEvents(t *testing.T) {
 	wrongType.Type = events.OrderPlaced
 	for name, body := range map[string]any{"no reason": noReason, "bad order id": badID, "wrong type": wrongType, "malformed": fntest.Raw(`[`)} {
 		t.Run(name, func(t *testing.T) {
-			resp := fntest.Call(t, app, http.MethodPost, "/", body)
+			resp := fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", body)
 			if resp.Status != http.StatusBadRequest {
 				t.Fatalf("status %d: %s", resp.Status, resp.Body)
 			}

@@ -48,7 +48,7 @@ func get(t *testing.T, db *pgtest.DB, id uuid.UUID) orders.Order {
 func deliver(t *testing.T, db *pgtest.DB, env events.Envelope) inbox.Result {
 	t.Helper()
 	var res inbox.Result
-	fntest.Call(t, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	return res
 }
 
@@ -117,17 +117,17 @@ func TestRefusesEventsItCannotApply(t *testing.T) {
 	o := place(t, db)
 	unknown := o
 	unknown.ID = uuid.New()
-	fntest.Call(t, app, http.MethodPost, "/", failed(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
-	fntest.Call(t, app, http.MethodPost, "/", rejected(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", failed(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", rejected(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
 	noShort := rejected(t, o)
 	noShort.Payload = []byte(`{"order_id":"` + o.ID.String() + `","customer_id":"` + o.CustomerID.String() + `","short":[]}`)
-	fntest.Call(t, app, http.MethodPost, "/", noShort).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", noShort).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	badAmount := failed(t, o)
 	badAmount.Payload = []byte(`{"order_id":"` + o.ID.String() + `","customer_id":"` + o.CustomerID.String() + `","amount":{"amount":"1","currency":"EUR"},"reason":"x"}`)
-	fntest.Call(t, app, http.MethodPost, "/", badAmount).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", badAmount).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	wrongType := failed(t, o)
 	wrongType.Type = events.PaymentSucceeded
-	fntest.Call(t, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
 
 	if got := get(t, db, o.ID); got.Status != orders.Pending || got.Version != 1 {
 		t.Fatalf("refused events changed the order: %+v", got)

@@ -41,7 +41,7 @@ func get(t *testing.T, db *pgtest.DB, id uuid.UUID) orders.Order {
 func deliver(t *testing.T, db *pgtest.DB, env events.Envelope) inbox.Result {
 	t.Helper()
 	var res inbox.Result
-	fntest.Call(t, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
 	return res
 }
 
@@ -98,20 +98,20 @@ func TestRefusesEventsItCannotApply(t *testing.T) {
 
 	unknown := o
 	unknown.ID = uuid.New()
-	fntest.Call(t, app, http.MethodPost, "/", succeeded(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", succeeded(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
 	stranger := o
 	stranger.CustomerID = uuid.New()
-	fntest.Call(t, app, http.MethodPost, "/", succeeded(t, stranger)).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", succeeded(t, stranger)).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	noRef := succeeded(t, o)
 	noRef.Payload = []byte(`{"order_id":"` + o.ID.String() + `","customer_id":"` + o.CustomerID.String() + `","amount":{"amount":200,"currency":"EUR"},"provider_ref":""}`)
-	fntest.Call(t, app, http.MethodPost, "/", noRef).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", noRef).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	extra := succeeded(t, o)
 	extra.Payload = []byte(`{"order_id":"` + o.ID.String() + `","customer_id":"` + o.CustomerID.String() + `","amount":{"amount":200,"currency":"EUR"},"provider_ref":"x","card":"4242"}`)
-	fntest.Call(t, app, http.MethodPost, "/", extra).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", extra).ExpectError(t, http.StatusBadRequest, "invalid_event")
 	wrongType := succeeded(t, o)
 	wrongType.Type = events.PaymentFailed
-	fntest.Call(t, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
-	fntest.Call(t, app, http.MethodPost, "/", fntest.Raw(`{`)).ExpectError(t, http.StatusBadRequest, "invalid_event")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
+	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", fntest.Raw(`{`)).ExpectError(t, http.StatusBadRequest, "invalid_event")
 
 	if got := get(t, db, o.ID); got.Status != orders.Pending || got.Version != 1 {
 		t.Fatalf("refused events changed the order: %+v", got)

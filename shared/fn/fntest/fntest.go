@@ -4,6 +4,7 @@ package fntest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	handler "github.com/openfaas/templates-sdk/go-http"
 
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
 )
 
@@ -35,6 +37,23 @@ type Response struct {
 func Call(t testing.TB, h Handler, method, target string, body any, headers ...string) Response {
 	t.Helper()
 	return CallContext(t, context.Background(), h, method, target, body, headers...)
+}
+
+// Service is the principal the RabbitMQ connector calls queue-triggered functions as.
+var Service = auth.Principal{Subject: "connector", ClientID: "connector", Roles: []auth.Role{auth.RoleService}}
+
+// Admin is an operator's principal (an OAuth2 client with the admin role).
+var Admin = auth.Principal{Subject: "operator", ClientID: "operator", Roles: []auth.Role{auth.RoleAdmin}}
+
+// Customer is the principal of a signed-in customer.
+func Customer(id fmt.Stringer) auth.Principal {
+	return auth.Principal{Subject: id.String(), ClientID: "storefront", Roles: []auth.Role{auth.RoleCustomer}}
+}
+
+// CallAs is Call by an authenticated caller, as the token middleware would leave it.
+func CallAs(t testing.TB, p auth.Principal, h Handler, method, target string, body any, headers ...string) Response {
+	t.Helper()
+	return CallContext(t, auth.WithPrincipal(context.Background(), p), h, method, target, body, headers...)
 }
 
 // CallContext is Call with a context.
