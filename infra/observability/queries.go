@@ -137,7 +137,8 @@ func (d Dashboard) Queries(file string) []Query {
 
 var labelValues = regexp.MustCompile(`^\s*label_values\(\s*(.+?)\s*,\s*[a-zA-Z_][a-zA-Z0-9_]*\s*\)\s*$`)
 
-// RuleQueries are the expressions of every alerting and recording rule in a rules file.
+// RuleQueries are the expressions of every alerting and recording rule in a rules file (promtool
+// checks the rest of it).
 func RuleQueries(path string) ([]Query, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -153,7 +154,7 @@ func RuleQueries(path string) ([]Query, error) {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	if err := yaml.UnmarshalStrict(b, &f); err != nil {
+	if err := yaml.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("rules %s: %w", path, err)
 	}
 	var out []Query

@@ -2,7 +2,7 @@
 // metrics, a shared/resilience guarded client) for the observability tests: it serves
 // function_* and resilience_* metrics on METRICS_ADDR as every real function does.
 //
-// Routes: GET / answers 200; GET /fail answers 500; GET /call calls DOWNSTREAM_URL through the
+// Routes: GET / answers 200; POST / echoes the body; GET /fail answers 500; GET /call calls DOWNSTREAM_URL through the
 // guarded client (retries, breaker); GET /crash ends the process.
 package main
 
@@ -31,6 +31,10 @@ var app = fn.Setup(func(ctx context.Context) (*fn.App, error) {
 	a := fn.New(name)
 	a.Route("GET /{$}", func(w http.ResponseWriter, r *http.Request) error {
 		_, err := io.WriteString(w, "ok\n")
+		return err
+	})
+	a.Route("POST /{$}", func(w http.ResponseWriter, r *http.Request) error {
+		_, err := io.Copy(w, r.Body)
 		return err
 	})
 	a.Route("GET /fail", func(w http.ResponseWriter, r *http.Request) error {
