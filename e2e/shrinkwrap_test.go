@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/rand"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 )
 
 // copyTree copies the parts of the repo an image build sees into dst.
@@ -64,18 +67,20 @@ func TestShrinkwrapBuilds(t *testing.T) {
 			if b, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("build.sh: %v\n%s", err, b)
 			}
-			checkStarts(t, out)
+			checkStarts(t, out, s.Functions[name].Secrets)
 		})
 	}
 }
 
-// checkStarts runs a built function with a throwaway secret and waits for its health check,
-// then stops it with SIGTERM and expects a clean exit.
-func checkStarts(t *testing.T, binary string) {
+// checkStarts runs a built function with throwaway values of the secrets stack.yml gives it
+// and waits for its health check, then stops it with a signal and expects a clean exit.
+func checkStarts(t *testing.T, binary string, names []string) {
 	t.Helper()
 	secrets := t.TempDir()
-	if err := os.WriteFile(filepath.Join(secrets, "database-url"), []byte("postgres://nobody@127.0.0.1:1/none?sslmode=disable"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(secrets, name), secretValue(t, name), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cmd := exec.Command(binary)
 	cmd.Env = append(os.Environ(), "PORT=0", "BIND_ADDR=127.0.0.1", "SECRETS_DIR="+secrets)
@@ -139,5 +144,34 @@ func checkStarts(t *testing.T, binary string) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("function did not stop within 20s of a signal")
+	}
+}
+
+// secretValue makes a well-formed throwaway value for a secret: nothing here reaches a real
+// database or signs a real token.
+func secretValue(t *testing.T, name string) []byte {
+	t.Helper()
+	switch name {
+	case "database-url":
+		return []byte("postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	case "jwt-signing-keys", "jwt-public-keys":
+		priv, err := auth.NewEd25519PEM()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "jwt-signing-keys" {
+			return priv
+		}
+		keys, err := auth.ParsePrivateKeys(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, err := auth.EncodePublicKeys([]auth.PublicKey{keys[0].PublicKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub
+	default:
+		return []byte(rand.Text())
 	}
 }
