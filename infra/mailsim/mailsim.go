@@ -117,6 +117,10 @@ func (s *Server) Faults() *simhttp.Faults { return s.faults }
 // Close stops SMTP and waits for the server to end.
 func (s *Server) Close() error {
 	err := s.smtp.Close()
+	// Serve may not have taken the listener yet, so Close above may not have closed it.
+	if lerr := s.ln.Close(); lerr != nil && !errors.Is(lerr, net.ErrClosed) {
+		err = errors.Join(err, lerr)
+	}
 	<-s.done
 	return err
 }

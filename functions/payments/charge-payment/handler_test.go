@@ -74,7 +74,7 @@ func reserved(t *testing.T, order uuid.UUID, amount int64) events.Envelope {
 func (e *env) deliver(ev events.Envelope, want int) inbox.Result {
 	e.t.Helper()
 	var res inbox.Result
-	resp := fntest.Call(e.t, e.app, http.MethodPost, "/", ev).Expect(e.t, want)
+	resp := fntest.CallAs(e.t, fntest.Service, e.app, http.MethodPost, "/", ev).Expect(e.t, want)
 	if want == http.StatusOK {
 		resp.Decode(e.t, &res)
 	}
@@ -177,7 +177,7 @@ func TestProviderDownAnswers503AndRecordsNothing(t *testing.T) {
 	order := uuid.New()
 	ev := reserved(t, order, 500)
 	e.sim.Faults().SetDown(true)
-	fntest.Call(t, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusServiceUnavailable, "payment_provider_unavailable")
+	fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusServiceUnavailable, "payment_provider_unavailable")
 	e.nothingRecorded(order, ev)
 	if n := len(e.sim.Charges("")); n != 0 {
 		t.Fatalf("%d charges while down", n)
@@ -196,7 +196,7 @@ func TestTimeoutThenRedeliveryChargesOnce(t *testing.T) {
 	order := uuid.New()
 	ev := reserved(t, order, 2500)
 	e.sim.Faults().Set(simhttp.State{Latency: simhttp.Duration(time.Hour)})
-	fntest.Call(t, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusServiceUnavailable, "payment_provider_unavailable")
+	fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusServiceUnavailable, "payment_provider_unavailable")
 	e.nothingRecorded(order, ev)
 	first := e.sim.Charges(order.String())
 	if len(first) != 1 {
@@ -233,7 +233,7 @@ func TestDuplicatesChargeOnce(t *testing.T) {
 		var wg sync.WaitGroup
 		for range 8 {
 			wg.Go(func() {
-				if resp := fntest.Call(t, e.app, http.MethodPost, "/", ev); resp.Status != http.StatusOK {
+				if resp := fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev); resp.Status != http.StatusOK {
 					t.Errorf("status %d: %s", resp.Status, resp.Body)
 				}
 			})
@@ -310,9 +310,15 @@ func TestRefusesBadEvents(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fntest.Call(t, e.app, http.MethodPost, "/", c.body).ExpectError(t, http.StatusBadRequest, c.code)
+			fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", c.body).ExpectError(t, http.StatusBadRequest, c.code)
 		})
 	}
+	t.Run("not the platform's service", func(t *testing.T) {
+		ev := wrongType
+		ev.Type = events.StockReserved
+		fntest.Call(t, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusUnauthorized, "unauthenticated")
+		fntest.CallAs(t, fntest.Customer(uuid.New()), e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusForbidden, "forbidden")
+	})
 	if n := len(e.sim.Charges("")); n != 0 {
 		t.Fatalf("bad events charged %d times", n)
 	}
@@ -330,7 +336,7 @@ func TestWrongAPIKeyIsRetriedNotRecorded(t *testing.T) {
 	e.app = newApp(e.db.Pool, p)
 	order := uuid.New()
 	ev := reserved(t, order, 100)
-	fntest.Call(t, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusInternalServerError, "internal")
+	fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusInternalServerError, "internal")
 	e.nothingRecorded(order, ev)
 }
 

@@ -1,0 +1,67 @@
+// Package function is send-notification: the consumer of order.placed, order.completed and
+// order.cancelled. It tells the customer by e-mail and SMS, as they chose, and records one
+// notification per event and channel in the transaction that records the event as handled.
+package function
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	handler "github.com/openfaas/templates-sdk/go-http"
+
+	"github.com/faas-commerce/faas-commerce/shared/config"
+	"github.com/faas-commerce/faas-commerce/shared/customers"
+	"github.com/faas-commerce/faas-commerce/shared/deps"
+	"github.com/faas-commerce/faas-commerce/shared/events"
+	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/inbox"
+	"github.com/faas-commerce/faas-commerce/shared/notifications"
+	"github.com/faas-commerce/faas-commerce/shared/pg"
+)
+
+// consumer is the name send-notification records handled events under in messaging.inbox.
+const consumer = "send-notification"
+
+// settings are the function's own: where mail and SMS go.
+type settings struct {
+	Mail notifications.MailConfig
+	SMS  notifications.SMSConfig
+}
+
+var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
+	n, err := newNotifier(ctx, d.Source, customers.NewStore(d.DB))
+	if err != nil {
+		return nil, err
+	}
+	return newApp(d.DB, n), nil
+})
+
+// Handle is the function's entry point (golang-http template signature).
+func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
+
+// newNotifier builds the mail and SMS clients from SMTP_* and SMS_* settings. Customers are
+// read from the customers context's table in the same database (a read across contexts; see
+// the README).
+func newNotifier(ctx context.Context, src config.Source, c notifications.Customers) (notifications.Notifier, error) {
+	var s settings
+	if err := src.Load(ctx, &s, nil); err != nil {
+		return notifications.Notifier{}, err
+	}
+	mailer, err := notifications.NewSMTPMailer(s.Mail)
+	if err != nil {
+		return notifications.Notifier{}, err
+	}
+	sms, err := notifications.NewSMSClient(s.SMS, nil)
+	if err != nil {
+		return notifications.Notifier{}, err
+	}
+	return notifications.Notifier{Customers: c, Mail: mailer, SMS: sms}, nil
+}
+
+func newApp(db pg.Beginner, n notifications.Notifier) *fn.App {
+	return inbox.Route(fn.New("send-notification"), db, consumer,
+		[]string{events.OrderPlaced, events.OrderCompleted, events.OrderCancelled},
+		func(ctx context.Context, tx pgx.Tx, env events.Envelope) ([]events.Envelope, error) {
+			return n.Notify(ctx, tx, env)
+		})
+}
