@@ -291,14 +291,18 @@ func TestEveryQueriedMetricIsExposedByTheRunningPlatform(t *testing.T) {
 		p.invoke(t, "/function/obsfn/call")
 	}
 	// an async call, then a crash the provider restarts the replica after
-	resp, err := http.Post(p.URL+"/async-function/obsfn/", "text/plain", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("async call: status %d", resp.StatusCode)
-	}
+	// (the provider answers 503 until its RabbitMQ connection is up)
+	eventually(t, 20*time.Second, "async call accepted", func() error {
+		resp, err := http.Post(p.URL+"/async-function/obsfn/", "text/plain", nil)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
 	waitFor(t, p.URL+"/metrics", `provider_async_calls_total{function_name="obsfn.openfaas-fn",outcome="done"}`)
 	p.invoke(t, "/function/obsfn/crash")
 	waitFor(t, p.URL+"/metrics", `provider_function_restarts_total{function_name="obsfn.openfaas-fn"}`)
