@@ -22,19 +22,19 @@ import (
 const consumer = "charge-payment"
 
 var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
-	p, err := newProvider(ctx, d.Source)
+	p, err := NewProvider(ctx, d.Source)
 	if err != nil {
 		return nil, err
 	}
-	return newApp(d.DB, p), nil
+	return NewApp(d.DB, p), nil
 })
 
 // Handle is the function's entry point (golang-http template signature).
 func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
 
-// newProvider builds the payment provider client from PAYMENT_PROVIDER_* and the
+// NewProvider builds the payment provider client from PAYMENT_PROVIDER_* and the
 // payment-api-key secret.
-func newProvider(ctx context.Context, src config.Source) (*payments.HTTPProvider, error) {
+func NewProvider(ctx context.Context, src config.Source) (*payments.HTTPProvider, error) {
 	var (
 		cfg     payments.ProviderConfig
 		secrets payments.ProviderSecrets
@@ -45,7 +45,10 @@ func newProvider(ctx context.Context, src config.Source) (*payments.HTTPProvider
 	return payments.NewHTTPProvider(cfg, secrets, nil)
 }
 
-func newApp(db pg.Beginner, p payments.Provider) *fn.App {
+// NewApp builds the function on db and p. Exported for the tests in ./simtest, which run it
+// against the payment simulator in infra (a module of their own, so the image build, which
+// sees only this folder, shared/ and migrations/, never needs infra).
+func NewApp(db pg.Beginner, p payments.Provider) *fn.App {
 	return inbox.Route(fn.New("charge-payment"), db, consumer, []string{events.StockReserved},
 		func(ctx context.Context, tx pgx.Tx, env events.Envelope) ([]events.Envelope, error) {
 			return payments.Charge(ctx, tx, p, env)
