@@ -19,8 +19,8 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
-// consumer is the name send-notification records handled events under in messaging.inbox.
-const consumer = "send-notification"
+// Consumer is the name send-notification records handled events under in messaging.inbox.
+const Consumer = "send-notification"
 
 // settings are the function's own: where mail and SMS go.
 type settings struct {
@@ -29,20 +29,20 @@ type settings struct {
 }
 
 var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
-	n, err := newNotifier(ctx, d.Source, customers.NewStore(d.DB))
+	n, err := NewNotifier(ctx, d.Source, customers.NewStore(d.DB))
 	if err != nil {
 		return nil, err
 	}
-	return newApp(d.DB, n), nil
+	return NewApp(d.DB, n), nil
 })
 
 // Handle is the function's entry point (golang-http template signature).
 func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
 
-// newNotifier builds the mail and SMS clients from SMTP_* and SMS_* settings. Customers are
+// NewNotifier builds the mail and SMS clients from SMTP_* and SMS_* settings. Customers are
 // read from the customers context's table in the same database (a read across contexts; see
 // the README).
-func newNotifier(ctx context.Context, src config.Source, c notifications.Customers) (notifications.Notifier, error) {
+func NewNotifier(ctx context.Context, src config.Source, c notifications.Customers) (notifications.Notifier, error) {
 	var s settings
 	if err := src.Load(ctx, &s, nil); err != nil {
 		return notifications.Notifier{}, err
@@ -58,8 +58,11 @@ func newNotifier(ctx context.Context, src config.Source, c notifications.Custome
 	return notifications.Notifier{Customers: c, Mail: mailer, SMS: sms}, nil
 }
 
-func newApp(db pg.Beginner, n notifications.Notifier) *fn.App {
-	return inbox.Route(fn.New("send-notification"), db, consumer,
+// NewApp builds the function on db and n. Exported for the tests in ./simtest, which run it
+// against the SMTP catcher and SMS simulator in infra (a module of their own, so the image
+// build, which sees only this folder, shared/ and migrations/, never needs infra).
+func NewApp(db pg.Beginner, n notifications.Notifier) *fn.App {
+	return inbox.Route(fn.New("send-notification"), db, Consumer,
 		[]string{events.OrderPlaced, events.OrderCompleted, events.OrderCancelled},
 		func(ctx context.Context, tx pgx.Tx, env events.Envelope) ([]events.Envelope, error) {
 			return n.Notify(ctx, tx, env)
