@@ -29,3 +29,7 @@ prometheus-config: ## render $(STATE_DIR)/prometheus/prometheus.yml for this pla
 .PHONY: trace-viewer
 trace-viewer: ## build Jaeger all-in-one (tools/jaeger) and run it on :9411 (Zipkin), :4318 (OTLP), UI :16686, in place of the sink
 	@infra/scripts/observability.sh viewer
+
+.PHONY: rabbitmq-metrics
+rabbitmq-metrics: ## enable RabbitMQ's Prometheus plugin (queue metrics on :15692) unless it already answers
+	@infra/scripts/observability.sh rabbitmq-metrics

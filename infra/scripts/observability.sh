@@ -7,6 +7,7 @@
 #   observability.sh down     stop what up (or trace-viewer) started
 #   observability.sh check    promtool check config and rules on infra/prometheus as committed
 #   observability.sh viewer   build Jaeger all-in-one (tools/jaeger) and run it instead of the sink
+#   observability.sh rabbitmq-metrics   enable RabbitMQ's rabbitmq_prometheus plugin unless it answers
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -51,6 +52,21 @@ need_promtool() {
 	exit 1
 }
 
+# rabbitmq_metrics enables RabbitMQ's Prometheus plugin when its endpoint does not answer.
+rabbitmq_metrics() {
+	curl -fsS -o /dev/null "http://$RABBITMQ_PROMETHEUS_ADDR/metrics" 2>/dev/null && return 0
+	if ! command -v rabbitmq-plugins >/dev/null 2>&1; then
+		echo "==> RabbitMQ serves no metrics on $RABBITMQ_PROMETHEUS_ADDR; enable them with: rabbitmq-plugins enable rabbitmq_prometheus" >&2
+		return 1
+	fi
+	echo "==> enabling RabbitMQ's Prometheus plugin (rabbitmq-plugins enable rabbitmq_prometheus)"
+	rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
+	wait_http "http://$RABBITMQ_PROMETHEUS_ADDR/metrics" 30 || {
+		echo "RabbitMQ's Prometheus endpoint did not answer on $RABBITMQ_PROMETHEUS_ADDR" >&2
+		return 1
+	}
+}
+
 config() {
 	need_promtool
 	mkdir -p "$PROM_DIR"
@@ -85,9 +101,7 @@ start_prometheus() {
 		echo "==> Prometheus is not installed; install Debian's package with: apt-get install -y prometheus (or make prometheus)"
 		return
 	fi
-	if ! curl -fsS -o /dev/null "http://$RABBITMQ_PROMETHEUS_ADDR/metrics" 2>/dev/null; then
-		echo "==> RabbitMQ serves no metrics on $RABBITMQ_PROMETHEUS_ADDR; enable them with: rabbitmq-plugins enable rabbitmq_prometheus"
-	fi
+	rabbitmq_metrics || true # Prometheus runs without them; the target shows down
 	config
 	if running "$STATE/prometheus.pid"; then
 		kill -HUP "$(cat "$STATE/prometheus.pid")" # reload the rendered config
@@ -131,5 +145,6 @@ check)
 	promtool check rules infra/prometheus/rules/*.yml
 	;;
 viewer) viewer ;;
-*) echo "usage: $0 config|up|down|check|viewer" >&2; exit 2 ;;
+rabbitmq-metrics) rabbitmq_metrics ;;
+*) echo "usage: $0 config|up|down|check|viewer|rabbitmq-metrics" >&2; exit 2 ;;
 esac
