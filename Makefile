@@ -36,7 +36,7 @@ services: ## check (and start, when installed) PostgreSQL and RabbitMQ
 	@infra/scripts/require-services.sh --start
 
 .PHONY: test
-test: services prometheus ## run every test: unit, PostgreSQL/RabbitMQ integration, image builds, platform
+test: services prometheus rabbitmq-metrics check-observability ## run every test: unit, PostgreSQL/RabbitMQ integration, image builds, platform
 	@echo "==> go vet"
 	@go vet $(MODULE)/...
 	@echo "==> go test"
@@ -60,3 +60,4 @@ clean: ## remove build outputs
 	@rm -rf build bin
 
 -include infra/platform.mk
+-include infra/observability.mk

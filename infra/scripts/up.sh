@@ -75,6 +75,9 @@ for name in $names; do
 	printf '    %-20s ready\n' "$name"
 done
 
+step "starting the trace sink and Prometheus (make observability-up)"
+"$make" --no-print-directory observability-up
+
 try=$(printf '%s\n' $names | grep -x list-products || printf '%s\n' $names | head -n1)
 cat <<MSG
 
