@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/faas-commerce/faas-commerce/shared/customers"
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 )
@@ -119,11 +118,6 @@ type Texter interface {
 	Send(ctx context.Context, t Text) error
 }
 
-// Customers finds the customer to notify.
-type Customers interface {
-	Get(ctx context.Context, id uuid.UUID) (customers.Customer, error)
-}
-
 // Errors sending a notification: the event is retried later.
 var (
 	ErrMailUnavailable = fault.New(fault.Unavailable, "mail_unavailable", "the mail server is unavailable; retry later")
@@ -132,9 +126,8 @@ var (
 
 // Notifier sends the notifications for order events.
 type Notifier struct {
-	Customers Customers
-	Mail      Mailer
-	SMS       Texter
+	Mail Mailer
+	SMS  Texter
 }
 
 // Notify is the consumer of order.placed, order.completed and order.cancelled, inside tx (the
@@ -146,7 +139,7 @@ func (n Notifier) Notify(ctx context.Context, tx pgx.Tx, env events.Envelope) ([
 	if err != nil {
 		return nil, err
 	}
-	c, err := n.Customers.Get(ctx, msg.CustomerID)
+	c, err := Customer(ctx, tx, msg.CustomerID)
 	if err != nil {
 		return nil, err
 	}

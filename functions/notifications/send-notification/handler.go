@@ -10,7 +10,6 @@ import (
 	handler "github.com/openfaas/templates-sdk/go-http"
 
 	"github.com/faas-commerce/faas-commerce/shared/config"
-	"github.com/faas-commerce/faas-commerce/shared/customers"
 	"github.com/faas-commerce/faas-commerce/shared/deps"
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
@@ -29,7 +28,7 @@ type settings struct {
 }
 
 var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
-	n, err := NewNotifier(ctx, d.Source, customers.NewStore(d.DB))
+	n, err := NewNotifier(ctx, d.Source)
 	if err != nil {
 		return nil, err
 	}
@@ -42,7 +41,7 @@ func Handle(req handler.Request) (handler.Response, error) { return app.Handle(r
 // NewNotifier builds the mail and SMS clients from SMTP_* and SMS_* settings. Customers are
 // read from the customers context's table in the same database (a read across contexts; see
 // the README).
-func NewNotifier(ctx context.Context, src config.Source, c notifications.Customers) (notifications.Notifier, error) {
+func NewNotifier(ctx context.Context, src config.Source) (notifications.Notifier, error) {
 	var s settings
 	if err := src.Load(ctx, &s, nil); err != nil {
 		return notifications.Notifier{}, err
@@ -55,7 +54,7 @@ func NewNotifier(ctx context.Context, src config.Source, c notifications.Custome
 	if err != nil {
 		return notifications.Notifier{}, err
 	}
-	return notifications.Notifier{Customers: c, Mail: mailer, SMS: sms}, nil
+	return notifications.Notifier{Mail: mailer, SMS: sms}, nil
 }
 
 // NewApp builds the function on db and n. Exported for the tests in ./simtest, which run it

@@ -25,7 +25,7 @@ func TestConfig(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := NewNotifier(context.Background(), config.FromMap(c.env, t.TempDir()), nil)
+			_, err := NewNotifier(context.Background(), config.FromMap(c.env, t.TempDir()))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one naming %s", err, c.want)
 			}

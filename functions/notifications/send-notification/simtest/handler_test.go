@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -55,7 +56,7 @@ func setup(t *testing.T) *env {
 	t.Cleanup(srv.Close)
 	n, err := function.NewNotifier(context.Background(), config.FromMap(map[string]string{
 		"SMTP_ADDR": mail.Addr(), "SMS_PROVIDER_URL": srv.URL, "SMTP_FROM": "orders@shop.example",
-	}, t.TempDir()), customers.NewStore(db.Pool))
+	}, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestUnavailableChannelsAnswer503(t *testing.T) {
 		}
 		n, err := function.NewNotifier(context.Background(), config.FromMap(map[string]string{
 			"SMTP_ADDR": addr, "SMS_PROVIDER_URL": "http://127.0.0.1:1", "SMTP_TIMEOUT": "2s",
-		}, t.TempDir()), customers.NewStore(e.db.Pool))
+		}, t.TempDir()))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -335,5 +336,26 @@ func TestRefusesBadEvents(t *testing.T) {
 	var n int
 	if err := e.db.Pool.QueryRow(context.Background(), "SELECT (SELECT count(*) FROM messaging.inbox) + (SELECT count(*) FROM notifications.notifications)").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("refused events left %d rows (%v)", n, err)
+	}
+}
+
+// TestConcurrentEventsDoNotStarveThePool: three times as many events at once as the pool has
+// connections all get handled (each event holds one connection, never waits for a second).
+func TestConcurrentEventsDoNotStarveThePool(t *testing.T) {
+	e := setup(t)
+	c := e.customer(true, false)
+	n := int(e.db.Pool.Config().MaxConns) * 3
+	var wg sync.WaitGroup
+	for range n {
+		ev, _ := event(t, events.OrderPlaced, c.ID)
+		wg.Go(func() {
+			if resp := fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev); resp.Status != http.StatusOK {
+				t.Errorf("status %d: %s", resp.Status, resp.Body)
+			}
+		})
+	}
+	wg.Wait()
+	if got := len(e.mail.Messages(c.Email)); got != n {
+		t.Fatalf("%d mails for %d events", got, n)
 	}
 }

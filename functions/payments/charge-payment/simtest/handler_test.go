@@ -339,3 +339,25 @@ func TestWrongAPIKeyIsRetriedNotRecorded(t *testing.T) {
 	fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev).ExpectError(t, http.StatusInternalServerError, "internal")
 	e.nothingRecorded(order, ev)
 }
+
+// TestConcurrentOrdersDoNotStarveThePool: three times as many orders at once as the pool has
+// connections are all charged, once each.
+func TestConcurrentOrdersDoNotStarveThePool(t *testing.T) {
+	e := setup(t, "5s")
+	n := int(e.db.Pool.Config().MaxConns) * 3
+	orders := make([]uuid.UUID, n)
+	var wg sync.WaitGroup
+	for i := range orders {
+		orders[i] = uuid.New()
+		ev := reserved(t, orders[i], 100+int64(i))
+		wg.Go(func() {
+			if resp := fntest.CallAs(t, fntest.Service, e.app, http.MethodPost, "/", ev); resp.Status != http.StatusOK {
+				t.Errorf("status %d: %s", resp.Status, resp.Body)
+			}
+		})
+	}
+	wg.Wait()
+	for _, o := range orders {
+		e.expectOnce(t, o)
+	}
+}
