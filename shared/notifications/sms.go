@@ -16,8 +16,8 @@ import (
 
 // SMSConfig locates the SMS provider.
 type SMSConfig struct {
-	// URL is the provider's base URL (infra/smssim in dev: http://127.0.0.1:8092).
-	URL string `env:"SMS_PROVIDER_URL, required"`
+	// URL is the provider's base URL; the default is infra/smssim as `make up` starts it.
+	URL string `env:"SMS_PROVIDER_URL, default=http://127.0.0.1:8092"`
 	// Timeout bounds sending one message, within the request's own deadline.
 	Timeout time.Duration `env:"SMS_TIMEOUT, default=5s"`
 }

@@ -16,8 +16,8 @@ import (
 
 // ProviderConfig locates the payment provider.
 type ProviderConfig struct {
-	// URL is the provider's base URL, e.g. http://127.0.0.1:8091 (the simulator in dev).
-	URL string `env:"PAYMENT_PROVIDER_URL, required"`
+	// URL is the provider's base URL; the default is infra/paymentsim as `make up` starts it.
+	URL string `env:"PAYMENT_PROVIDER_URL, default=http://127.0.0.1:8091"`
 	// Timeout bounds one charge request, within the request's own deadline.
 	Timeout time.Duration `env:"PAYMENT_PROVIDER_TIMEOUT, default=5s"`
 }

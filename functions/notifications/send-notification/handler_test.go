@@ -17,11 +17,13 @@ func TestConfig(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{"no SMS provider", map[string]string{}, "SMS_PROVIDER_URL"},
 		{"SMS provider not a URL", map[string]string{"SMS_PROVIDER_URL": "localhost"}, "SMS_PROVIDER_URL"},
 		{"SMTP address without port", map[string]string{"SMS_PROVIDER_URL": "http://127.0.0.1:1", "SMTP_ADDR": "localhost"}, "SMTP_ADDR"},
 		{"bad sender", map[string]string{"SMS_PROVIDER_URL": "http://127.0.0.1:1", "SMTP_FROM": "Shop <a@b.c>"}, "SMTP_FROM"},
 		{"bad timeout", map[string]string{"SMS_PROVIDER_URL": "http://127.0.0.1:1", "SMTP_TIMEOUT": "0s"}, "SMTP_TIMEOUT"},
+	}
+	if _, err := NewNotifier(context.Background(), config.FromMap(nil, t.TempDir())); err != nil {
+		t.Fatalf("defaults (the dev simulators): %v", err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

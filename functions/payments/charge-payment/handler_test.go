@@ -21,10 +21,15 @@ func TestConfig(t *testing.T) {
 		secret bool
 		want   string
 	}{
-		{"no provider URL", map[string]string{}, true, "PAYMENT_PROVIDER_URL"},
 		{"no API key", map[string]string{"PAYMENT_PROVIDER_URL": "http://127.0.0.1:1"}, false, "payment_api_key"},
 		{"not a URL", map[string]string{"PAYMENT_PROVIDER_URL": "127.0.0.1:1"}, true, "PAYMENT_PROVIDER_URL"},
 		{"bad timeout", map[string]string{"PAYMENT_PROVIDER_URL": "http://127.0.0.1:1", "PAYMENT_PROVIDER_TIMEOUT": "soon"}, true, "PAYMENT_PROVIDER_TIMEOUT"},
+	}
+	if err := os.WriteFile(filepath.Join(secrets, "payment-api-key"), []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewProvider(context.Background(), config.FromMap(nil, secrets)); err != nil {
+		t.Fatalf("defaults (the dev simulator): %v", err)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
