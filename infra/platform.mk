@@ -12,9 +12,9 @@ up: ## build, start the local provider, migrate, create secrets, deploy stack.ym
 	@MAKE="$(MAKE)" infra/scripts/up.sh
 
 .PHONY: down
-down: ## stop everything make up started: the provider and its functions, the trace sink, Prometheus
+down: ## stop everything make up started: the provider and its functions, the simulators, the trace sink, Prometheus
 	@infra/scripts/down.sh
-	@$(MAKE) --no-print-directory observability-down
+	@$(MAKE) --no-print-directory sims-down observability-down
 
 .PHONY: provider
 provider: ## build the local provider to $(STATE_DIR)/provider

@@ -50,11 +50,34 @@ step "applying migrations (make migrate)"
 step "logging faas-cli in and creating secrets"
 faas login --gateway "$gateway" --username "$(cat "$state/auth/basic-auth-user")" --password-stdin \
 	<"$state/auth/basic-auth-password" >/dev/null
-if faas secret list --gateway "$gateway" | awk 'NR>1 {print $1}' | grep -qx database-url; then
-	faas secret update database-url --from-literal "$database_url" --gateway "$gateway" >/dev/null
-else
-	faas secret create database-url --from-literal "$database_url" --gateway "$gateway" >/dev/null
-fi
+mkdir -p "$state/secrets"
+(umask 077 && printf '%s' "$database_url" >"$state/secrets/database-url")
+
+put_secret() { # name file
+	if faas secret list --gateway "$gateway" | awk 'NR>1 {print $1}' | grep -qx "$1"; then
+		faas secret update "$1" --from-file "$2" --gateway "$gateway" >/dev/null
+	else
+		faas secret create "$1" --from-file "$2" --gateway "$gateway" >/dev/null
+	fi
+}
+
+step "starting the payment, SMS and SMTP simulators (make sims-up)"
+"$make" --no-print-directory sims-up
+put_secret payment-api-key "$state/sims/payment-api-key"
+
+step "creating token signing keys and OAuth2 clients (identity-admin)"
+ids=$state/identity
+admin() { DATABASE_URL=$database_url go run ./shared/identity/cmd/identity-admin "$@"; }
+admin keys -dir "$ids" >/dev/null
+admin client -id connector -name "RabbitMQ connector" -roles service \
+	-id-file "$ids/auth-client-id" -secret-file "$ids/auth-client-secret" >/dev/null
+admin client -id admin -name "Operator (dev)" -roles admin \
+	-id-file "$ids/admin-client-id" -secret-file "$ids/admin-client-secret" >/dev/null
+for s in jwt-signing-keys jwt-public-keys auth-client-id auth-client-secret; do
+	put_secret "$s" "$ids/$s"
+done
+
+put_secret database-url "$state/secrets/database-url"
 
 step "deploying stack.yml"
 faas deploy -f stack.yml --gateway "$gateway"
