@@ -49,7 +49,6 @@ type Connector struct {
 	listed    bool // functions holds a successful listing
 	running   atomic.Int64
 
-
 	// sleep waits between attempts; tests replace it to see the waits asked for.
 	sleep func(ctx context.Context, d time.Duration) error
 }
