@@ -129,13 +129,15 @@ type rig struct {
 	gw  *gateway
 	cfg Config
 	c   *Connector
+	// creds are the gateway's credentials.
+	creds Secrets
 
 	sleeps   []time.Duration
 	sleepsMu sync.Mutex
 }
 
 func newRig(t *testing.T) *rig {
-	r := &rig{t: t, vh: brokertest.New(t), gw: newGateway(t)}
+	r := &rig{t: t, vh: brokertest.New(t), gw: newGateway(t), creds: Secrets{User: testUser, Password: testPassword}}
 	r.cfg = Config{
 		GatewayURL: r.gw.srv.URL, AMQPURL: r.vh.URL, Exchange: testExchange, QueuePrefix: "test.",
 		DefaultNamespace: "openfaas-fn", RefreshInterval: time.Hour, DefaultConcurrency: 4, MaxAttempts: 3,
@@ -152,7 +154,7 @@ func (r *rig) start(fakeSleep bool) *Connector {
 	if err := r.cfg.Validate(); err != nil {
 		r.t.Fatal(err)
 	}
-	lister, err := NewLister(r.cfg.GatewayURL, &http.Client{Timeout: 5 * time.Second}, Secrets{User: testUser, Password: testPassword}, r.cfg.DefaultConcurrency)
+	lister, err := NewLister(r.cfg.GatewayURL, &http.Client{Timeout: 5 * time.Second}, r.creds, r.cfg.DefaultConcurrency)
 	if err != nil {
 		r.t.Fatal(err)
 	}
