@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -367,6 +368,9 @@ func (c *Connector) handle(ctx context.Context, cs *consumer, d amqp.Delivery) {
 			c.metrics.acks.WithLabelValues(fn).Inc()
 			return
 		case deadLetter:
+			if r.Status == http.StatusNotFound {
+				c.Refresh() // the function may have been removed since the last listing
+			}
 			c.deadLetter(ctx, fn, d, "client_error", r, attempt, callID)
 			return
 		}
