@@ -62,3 +62,4 @@ clean: ## remove build outputs
 -include infra/platform.mk
 -include infra/observability.mk
 -include infra/sims.mk
+-include connectors/connectors.mk

@@ -12,7 +12,8 @@ up: ## build, start the local provider, migrate, create secrets, deploy stack.ym
 	@MAKE="$(MAKE)" infra/scripts/up.sh
 
 .PHONY: down
-down: ## stop everything make up started: the provider and its functions, the simulators, the trace sink, Prometheus
+down: ## stop everything make up started: relay, connector, provider and functions, simulators, trace sink, Prometheus
+	@$(MAKE) --no-print-directory connectors-down
 	@infra/scripts/down.sh
 	@$(MAKE) --no-print-directory sims-down observability-down
 

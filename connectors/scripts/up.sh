@@ -10,12 +10,18 @@ gateway="http://${PROVIDER_ADDR:-127.0.0.1:8080}"
 mkdir -p "$state"
 
 # Secrets: the relay reads database-url from the provider's secrets folder (make up creates it
-# there); the connector reads the gateway's basic-auth-user/-password from the provider's auth
-# folder.
-if [ ! -f "$state/secrets/database-url" ]; then
-	echo "connectors: no $state/secrets/database-url (run make up first)" >&2
-	exit 1
-fi
+# there); the connector reads the gateway's basic-auth-user/-password (the provider's auth
+# folder) and its OAuth2 client's auth-client-id/-secret (made by make up with identity-admin).
+for f in secrets/database-url auth/basic-auth-user auth/basic-auth-password identity/auth-client-id identity/auth-client-secret; do
+	if [ ! -f "$state/$f" ]; then
+		echo "connectors: no $state/$f (run make up first)" >&2
+		exit 1
+	fi
+done
+connector_secrets=$state/connector-secrets
+mkdir -p "$connector_secrets" && chmod 700 "$connector_secrets"
+cp -p "$state/auth/basic-auth-user" "$state/auth/basic-auth-password" \
+	"$state/identity/auth-client-id" "$state/identity/auth-client-secret" "$connector_secrets/"
 
 stop() {
 	local pidfile=$state/$1.pid
@@ -47,7 +53,7 @@ start relay "${RELAY_METRICS_ADDR:-127.0.0.1:9471}" \
 	SECRETS_DIR="$state/secrets" RELAY_METRICS_ADDR="${RELAY_METRICS_ADDR:-127.0.0.1:9471}" \
 	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 start rabbitmq-connector "${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}" \
-	SECRETS_DIR="$state/auth" GATEWAY_URL="$gateway" CONNECTOR_METRICS_ADDR="${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}" \
+	SECRETS_DIR="$connector_secrets" GATEWAY_URL="$gateway" AUTH_TOKEN_URL="$gateway/function/issue-token/token" CONNECTOR_METRICS_ADDR="${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}" \
 	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
 # Functions were just deployed: read the list now rather than at the next interval.
 curl -fsS -o /dev/null -X POST "http://${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}/refresh" || true

@@ -98,6 +98,9 @@ for name in $names; do
 	printf '    %-20s ready\n' "$name"
 done
 
+step "starting the outbox relay and the RabbitMQ connector (make connectors-up)"
+"$make" --no-print-directory connectors-up
+
 step "starting the trace sink and Prometheus (make observability-up)"
 "$make" --no-print-directory observability-up
 

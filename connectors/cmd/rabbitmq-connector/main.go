@@ -7,6 +7,8 @@
 //
 // Environment: see rabbitmq.Config. Secrets (files in SECRETS_DIR, optional):
 // basic-auth-user and basic-auth-password for the gateway's /system API.
+// auth-client-id and auth-client-secret (with AUTH_TOKEN_URL) to invoke functions with a
+// service access token.
 package main
 
 import (
@@ -16,10 +18,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +35,7 @@ import (
 
 	"github.com/faas-commerce/faas-commerce/connectors/internal/httpserve"
 	"github.com/faas-commerce/faas-commerce/connectors/rabbitmq"
+	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/config"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
 )
@@ -56,12 +61,16 @@ type program struct {
 	cfg    rabbitmq.Config
 	lister *rabbitmq.Lister
 	log    *slog.Logger
+	// invokeClient calls functions; with the secrets auth-client-id and auth-client-secret it
+	// carries a service access token (OAuth2 client credentials) on every invocation.
+	invokeClient *http.Client
 }
 
 func load(ctx context.Context) (*program, error) {
 	var cfg rabbitmq.Config
 	var secrets rabbitmq.Secrets
-	if err := config.FromOS().Load(ctx, &cfg, &secrets); err != nil {
+	src := config.FromOS()
+	if err := src.Load(ctx, &cfg, &secrets); err != nil {
 		return nil, err
 	}
 	if err := cfg.Validate(); err != nil {
@@ -75,7 +84,25 @@ func load(ctx context.Context) (*program, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &program{cfg: cfg, lister: lister, log: logs.New(os.Stdout, "rabbitmq-connector", cfg.LogLevel)}, nil
+	invokeClient, err := serviceClient(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	return &program{cfg: cfg, lister: lister, log: logs.New(os.Stdout, "rabbitmq-connector", cfg.LogLevel), invokeClient: invokeClient}, nil
+}
+
+// serviceClient returns a client that authenticates as the connector's OAuth2 client when its
+// credentials are among the secrets, and a plain client otherwise (functions that check no
+// token, as on a stock OpenFaaS setup).
+func serviceClient(ctx context.Context, src config.Source) (*http.Client, error) {
+	if _, err := os.Stat(filepath.Join(src.SecretsDir, "auth-client-id")); errors.Is(err, fs.ErrNotExist) {
+		return &http.Client{}, nil
+	}
+	cc, err := auth.ClientCredentialsFromEnv(ctx, src)
+	if err != nil {
+		return nil, fmt.Errorf("service credentials: %w", err)
+	}
+	return &http.Client{Transport: cc}, nil
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -124,7 +151,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 func (p *program) serve(ctx context.Context) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	inv, err := rabbitmq.NewInvoker(p.cfg.GatewayURL, &http.Client{}, nil, p.cfg.InvokeTimeout)
+	inv, err := rabbitmq.NewInvoker(p.cfg.GatewayURL, p.invokeClient, nil, p.cfg.InvokeTimeout)
 	if err != nil {
 		return err
 	}
