@@ -87,7 +87,9 @@ func (s *shop) place(t *testing.T, token string, lines ...any) order {
 	return o
 }
 
-func line(p product, qty int) map[string]any { return map[string]any{"product_id": p.ID, "quantity": qty} }
+func line(p product, qty int) map[string]any {
+	return map[string]any{"product_id": p.ID, "quantity": qty}
+}
 
 // settled waits until every order is COMPLETED or CANCELLED, reading the database.
 func (s *shop) settled(t *testing.T, ids []string, timeout time.Duration) map[string]order {

@@ -2,8 +2,8 @@ package e2e
 
 import (
 	"bufio"
-	"crypto/rand"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
