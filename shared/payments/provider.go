@@ -9,18 +9,22 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
-// ProviderConfig locates the payment provider.
+// ProviderConfig locates the payment provider. The call's guard (timeout per attempt, retries,
+// circuit breaker) reads PAYMENT_PROVIDER_TIMEOUT, _MAX_ATTEMPTS, _BACKOFF_BASE, _BACKOFF_MAX,
+// _BREAKER_FAILURES, _BREAKER_DELAY and _BREAKER_SUCCESSES (shared/resilience.Settings) and is
+// the client handed to NewHTTPProvider.
 type ProviderConfig struct {
 	// URL is the provider's base URL; the default is infra/paymentsim as `make up` starts it.
 	URL string `env:"PAYMENT_PROVIDER_URL, default=http://127.0.0.1:8091"`
-	// Timeout bounds one charge request, within the request's own deadline.
-	Timeout time.Duration `env:"PAYMENT_PROVIDER_TIMEOUT, default=5s"`
 }
+
+// ProviderDependency is the payment provider's name in the resilience metrics
+// (resilience_breaker_state{dependency="payment-provider"}).
+const ProviderDependency = "payment-provider"
 
 // ProviderSecrets are the provider's credentials, from the secret file payment-api-key.
 type ProviderSecrets struct {
@@ -29,26 +33,25 @@ type ProviderSecrets struct {
 }
 
 // HTTPProvider charges through the provider's HTTP API (POST /v1/charges). It is the one place
-// the provider is called, so retries and a circuit breaker can wrap it.
+// the provider is called; its client is the guarded one (shared/resilience.HTTPClient): each
+// attempt is bounded, failed attempts are retried with the same Idempotency-Key (so a retry
+// never charges twice), and an open breaker fails the call at once.
 type HTTPProvider struct {
-	base    string
-	apiKey  string
-	timeout time.Duration
-	client  *http.Client
+	base   string
+	apiKey string
+	client *http.Client
 }
 
-// NewHTTPProvider returns a client for cfg; client nil means http.DefaultClient.
+// NewHTTPProvider returns a client for cfg; client nil means http.DefaultClient (no guard: the
+// request's own deadline is the only bound).
 func NewHTTPProvider(cfg ProviderConfig, secrets ProviderSecrets, client *http.Client) (*HTTPProvider, error) {
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
 		return nil, errors.New("PAYMENT_PROVIDER_URL: must be an http:// or https:// URL")
 	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("PAYMENT_PROVIDER_TIMEOUT: must be positive")
-	}
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &HTTPProvider{base: strings.TrimRight(cfg.URL, "/"), apiKey: secrets.APIKey, timeout: cfg.Timeout, client: client}, nil
+	return &HTTPProvider{base: strings.TrimRight(cfg.URL, "/"), apiKey: secrets.APIKey, client: client}, nil
 }
 
 type chargeBody struct {
@@ -64,11 +67,10 @@ type chargeAnswer struct {
 	DeclineCode string `json:"decline_code"`
 }
 
-// Charge asks the provider for a charge. Timeouts, connection failures, 429 and 5xx answers
-// are ErrProviderUnavailable; any other unexpected answer is a plain error.
+// Charge asks the provider for a charge. Timeouts, connection failures, 429 and 5xx answers,
+// and an open circuit breaker (no call made) are ErrProviderUnavailable; any other unexpected
+// answer is a plain error.
 func (p *HTTPProvider) Charge(ctx context.Context, r ChargeRequest) (ChargeResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
 	b, err := json.Marshal(chargeBody{Amount: r.Amount.Amount, Currency: r.Amount.Currency, CustomerRef: r.CustomerRef, OrderRef: r.OrderRef})
 	if err != nil {
 		return ChargeResult{}, fmt.Errorf("encode charge: %w", err)

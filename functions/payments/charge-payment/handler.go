@@ -16,6 +16,7 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/inbox"
 	"github.com/faas-commerce/faas-commerce/shared/payments"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
 // consumer is the name charge-payment records handled events under in messaging.inbox.
@@ -32,17 +33,28 @@ var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
 // Handle is the function's entry point (golang-http template signature).
 func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
 
-// NewProvider builds the payment provider client from PAYMENT_PROVIDER_* and the
+// providerSettings are the payment provider's location and the guard around every charge:
+// PAYMENT_PROVIDER_TIMEOUT per attempt, retries with the same idempotency key (so a retry never
+// charges twice), and a circuit breaker. While the breaker is open a charge fails at once with
+// payment_provider_unavailable (503, Retry-After), so the connector retries the event later
+// instead of every delivery waiting out timeouts.
+type providerSettings struct {
+	Provider payments.ProviderConfig
+	Guard    resilience.Settings `env:", prefix=PAYMENT_PROVIDER_"`
+}
+
+// NewProvider builds the guarded payment provider client from PAYMENT_PROVIDER_* and the
 // payment-api-key secret.
 func NewProvider(ctx context.Context, src config.Source) (*payments.HTTPProvider, error) {
 	var (
-		cfg     payments.ProviderConfig
+		s       providerSettings
 		secrets payments.ProviderSecrets
 	)
-	if err := src.Load(ctx, &cfg, &secrets); err != nil {
+	if err := src.Load(ctx, &s, &secrets); err != nil {
 		return nil, err
 	}
-	return payments.NewHTTPProvider(cfg, secrets, nil)
+	client := resilience.HTTPClient(payments.ProviderDependency, s.Guard, nil, resilience.ProcessMetrics())
+	return payments.NewHTTPProvider(s.Provider, secrets, client)
 }
 
 // NewApp builds the function on db and p. Exported for the tests in ./simtest, which run it

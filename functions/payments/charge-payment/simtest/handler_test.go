@@ -260,7 +260,7 @@ func TestDuplicatesChargeOnce(t *testing.T) {
 		if err := ev.Decode(&in); err != nil {
 			t.Fatal(err)
 		}
-		p, err := payments.NewHTTPProvider(payments.ProviderConfig{URL: e.url, Timeout: 5 * time.Second}, payments.ProviderSecrets{APIKey: apiKey}, nil)
+		p, err := payments.NewHTTPProvider(payments.ProviderConfig{URL: e.url}, payments.ProviderSecrets{APIKey: apiKey}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -329,7 +329,7 @@ func TestRefusesBadEvents(t *testing.T) {
 
 func TestWrongAPIKeyIsRetriedNotRecorded(t *testing.T) {
 	e := setup(t, "5s")
-	p, err := payments.NewHTTPProvider(payments.ProviderConfig{URL: e.url, Timeout: time.Second}, payments.ProviderSecrets{APIKey: "wrong"}, nil)
+	p, err := payments.NewHTTPProvider(payments.ProviderConfig{URL: e.url}, payments.ProviderSecrets{APIKey: "wrong"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
