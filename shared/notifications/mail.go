@@ -12,26 +12,35 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+
+	"github.com/failsafe-go/failsafe-go/timeout"
+
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
-// MailConfig locates the SMTP server.
+// MailConfig locates the SMTP server. The guard around each message (GuardMail) reads
+// SMTP_TIMEOUT, SMTP_BREAKER_FAILURES, SMTP_BREAKER_DELAY and SMTP_BREAKER_SUCCESSES
+// (shared/resilience.Settings).
 type MailConfig struct {
 	// Addr is the SMTP server, host:port (infra/mailsim in dev listens on 127.0.0.1:1025).
 	Addr string `env:"SMTP_ADDR, default=127.0.0.1:1025"`
 	// From is the sender address; its domain is also the Message-ID's.
 	From string `env:"SMTP_FROM, default=orders@faas-commerce.localhost"`
-	// Timeout bounds sending one message, within the request's own deadline.
-	Timeout time.Duration `env:"SMTP_TIMEOUT, default=5s"`
 }
 
+// Names of the notification dependencies in the resilience metrics.
+const (
+	MailDependency = "smtp"
+	SMSDependency  = "sms-provider"
+)
+
 // SMTPMailer sends mail over plain SMTP (no authentication, no TLS: a relay on the local
-// network or the dev catcher). It is the one place SMTP is spoken, so retries and a circuit
-// breaker can wrap it.
+// network or the dev catcher). It is the one place SMTP is spoken; GuardMail puts a timeout
+// and a circuit breaker around it. Its only bound of its own is the context's deadline.
 type SMTPMailer struct {
-	addr    string
-	from    string
-	domain  string
-	timeout time.Duration
+	addr   string
+	from   string
+	domain string
 }
 
 // NewSMTPMailer checks cfg and returns a mailer.
@@ -43,10 +52,29 @@ func NewSMTPMailer(cfg MailConfig) (*SMTPMailer, error) {
 	if err != nil || a.Address != cfg.From {
 		return nil, errors.New("SMTP_FROM: must be a plain e-mail address")
 	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("SMTP_TIMEOUT: must be positive")
+	return &SMTPMailer{addr: cfg.Addr, from: cfg.From, domain: cfg.From[strings.LastIndexByte(cfg.From, '@')+1:]}, nil
+}
+
+// guardedMailer sends every message under a resilience guard.
+type guardedMailer struct {
+	Mailer
+	guard *resilience.Guard
+}
+
+// GuardMail returns m with every Send run under g: a timeout per message and a circuit breaker
+// that, while open, fails at once with ErrMailUnavailable (the event is retried later) instead
+// of waiting out timeouts. SMTP has no idempotency key, so a send is never retried here: a
+// retry after a lost reply to the end of DATA would deliver the mail twice. The connector's
+// redelivery is the retry, and the notification's record keeps a delivered mail from going out
+// again.
+func GuardMail(m Mailer, g *resilience.Guard) Mailer { return guardedMailer{Mailer: m, guard: g} }
+
+func (g guardedMailer) Send(ctx context.Context, m Mail) error {
+	err := g.guard.Run(ctx, false, func(ctx context.Context) error { return g.Mailer.Send(ctx, m) })
+	if resilience.IsOpen(err) || errors.Is(err, timeout.ErrExceeded) {
+		return ErrMailUnavailable.Wrap(err)
 	}
-	return &SMTPMailer{addr: cfg.Addr, from: cfg.From, domain: cfg.From[strings.LastIndexByte(cfg.From, '@')+1:], timeout: cfg.Timeout}, nil
+	return err
 }
 
 // MessageID returns <key@domain of From>.
@@ -55,8 +83,6 @@ func (s *SMTPMailer) MessageID(key string) string { return "<" + key + "@" + s.d
 // Send delivers m. Connection failures, timeouts and 4xx replies are ErrMailUnavailable; a 5xx
 // reply (the server refuses the message for good) is a plain error.
 func (s *SMTPMailer) Send(ctx context.Context, m Mail) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
@@ -100,9 +126,8 @@ func (s *SMTPMailer) transact(c *smtp.Client, m Mail) error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("end of DATA: %w", err)
 	}
-	if err := c.Quit(); err != nil {
-		return fmt.Errorf("QUIT: %w", err)
-	}
+	// The server accepted the message: a failed QUIT must not make the caller send it again.
+	_ = c.Quit()
 	return nil
 }
 

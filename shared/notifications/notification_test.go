@@ -10,10 +10,12 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fault"
 	"github.com/faas-commerce/faas-commerce/shared/money"
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
 func TestCompose(t *testing.T) {
@@ -55,7 +57,7 @@ func TestCompose(t *testing.T) {
 }
 
 func TestMailMessage(t *testing.T) {
-	m, err := NewSMTPMailer(MailConfig{Addr: "127.0.0.1:1", From: "orders@shop.example", Timeout: time.Second})
+	m, err := NewSMTPMailer(MailConfig{Addr: "127.0.0.1:1", From: "orders@shop.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func TestClientsClassifyFailures(t *testing.T) {
 		w.WriteHeader(status)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := NewSMSClient(SMSConfig{URL: srv.URL, Timeout: time.Second}, nil)
+	c, err := NewSMSClient(SMSConfig{URL: srv.URL}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +104,21 @@ func TestClientsClassifyFailures(t *testing.T) {
 			t.Errorf("answer %d: error %v", tc.status, err)
 		}
 	}
-	mailer, err := NewSMTPMailer(MailConfig{Addr: srv.Listener.Addr().String(), From: "a@b.example", Timeout: 50 * time.Millisecond})
+	smtp, err := NewSMTPMailer(MailConfig{Addr: srv.Listener.Addr().String(), From: "a@b.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// An HTTP server never greets: the mailer gives up within its timeout, as with a hung server.
-	if err := mailer.Send(context.Background(), Mail{To: "x@y.example", Subject: "s", Body: "b"}); !errors.Is(err, ErrMailUnavailable) {
-		t.Fatalf("no SMTP greeting: %v", err)
+	guard := resilience.NewGuard(MailDependency, resilience.Settings{Timeout: 50 * time.Millisecond, MaxAttempts: 3,
+		BreakerFailures: 2, BreakerDelay: time.Hour, BreakerSuccesses: 1}, resilience.NewMetrics(prometheus.NewRegistry()))
+	mailer := GuardMail(smtp, guard)
+	// An HTTP server never greets: the mailer gives up within its timeout, as with a hung server;
+	// after two such failures the breaker is open and the next send fails without connecting.
+	for i := range 2 {
+		if err := mailer.Send(context.Background(), Mail{To: "x@y.example", Subject: "s", Body: "b"}); !errors.Is(err, ErrMailUnavailable) {
+			t.Fatalf("no SMTP greeting (%d): %v", i, err)
+		}
+	}
+	if err := mailer.Send(context.Background(), Mail{To: "x@y.example", Subject: "s", Body: "b"}); !errors.Is(err, ErrMailUnavailable) || !resilience.IsOpen(err) {
+		t.Fatalf("breaker open: %v", err)
 	}
 }

@@ -9,46 +9,43 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
-// SMSConfig locates the SMS provider.
+// SMSConfig locates the SMS provider. The guarded client handed to NewSMSClient reads SMS_TIMEOUT,
+// SMS_MAX_ATTEMPTS, SMS_BACKOFF_BASE, SMS_BACKOFF_MAX, SMS_BREAKER_FAILURES, SMS_BREAKER_DELAY
+// and SMS_BREAKER_SUCCESSES (shared/resilience.Settings).
 type SMSConfig struct {
 	// URL is the provider's base URL; the default is infra/smssim as `make up` starts it.
 	URL string `env:"SMS_PROVIDER_URL, default=http://127.0.0.1:8092"`
-	// Timeout bounds sending one message, within the request's own deadline.
-	Timeout time.Duration `env:"SMS_TIMEOUT, default=5s"`
 }
 
 // SMSClient sends SMS through the provider's HTTP API (POST /v1/messages). It is the one place
-// the provider is called, so retries and a circuit breaker can wrap it.
+// the provider is called; its client is the guarded one (shared/resilience.HTTPClient): each
+// attempt is bounded, a failed one is retried with the same Idempotency-Key (so the provider
+// sends the text once), and an open breaker fails at once.
 type SMSClient struct {
-	base    string
-	timeout time.Duration
-	client  *http.Client
+	base   string
+	client *http.Client
 }
 
-// NewSMSClient checks cfg and returns a client; client nil means http.DefaultClient.
+// NewSMSClient checks cfg and returns a client; client nil means http.DefaultClient (no guard:
+// the request's own deadline is the only bound).
 func NewSMSClient(cfg SMSConfig, client *http.Client) (*SMSClient, error) {
 	if !strings.HasPrefix(cfg.URL, "http://") && !strings.HasPrefix(cfg.URL, "https://") {
 		return nil, errors.New("SMS_PROVIDER_URL: must be an http:// or https:// URL")
 	}
-	if cfg.Timeout <= 0 {
-		return nil, errors.New("SMS_TIMEOUT: must be positive")
-	}
 	if client == nil {
 		client = http.DefaultClient
 	}
-	return &SMSClient{base: strings.TrimRight(cfg.URL, "/"), timeout: cfg.Timeout, client: client}, nil
+	return &SMSClient{base: strings.TrimRight(cfg.URL, "/"), client: client}, nil
 }
 
-// Send hands t to the provider. Timeouts, connection failures, 429 and 5xx answers are
-// ErrSMSUnavailable; any other answer but 2xx is a plain error.
+// Send hands t to the provider. Timeouts, connection failures, 429 and 5xx answers, and an
+// open circuit breaker (no call made) are ErrSMSUnavailable; any other answer but 2xx is a
+// plain error.
 func (s *SMSClient) Send(ctx context.Context, t Text) error {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
-	defer cancel()
 	b, err := json.Marshal(struct {
 		To   string `json:"to"`
 		Body string `json:"body"`

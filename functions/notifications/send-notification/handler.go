@@ -5,6 +5,7 @@ package function
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 	handler "github.com/openfaas/templates-sdk/go-http"
@@ -16,15 +17,20 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/inbox"
 	"github.com/faas-commerce/faas-commerce/shared/notifications"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
+	"github.com/faas-commerce/faas-commerce/shared/resilience"
 )
 
 // Consumer is the name send-notification records handled events under in messaging.inbox.
 const Consumer = "send-notification"
 
-// settings are the function's own: where mail and SMS go.
+// settings are the function's own: where mail and SMS go, and the guards around both (a
+// timeout per attempt and a circuit breaker each; the SMS call, which carries an idempotency
+// key, is also retried with backoff and jitter; SMTP is not retried, see GuardMail).
 type settings struct {
-	Mail notifications.MailConfig
-	SMS  notifications.SMSConfig
+	Mail      notifications.MailConfig
+	SMS       notifications.SMSConfig
+	MailGuard resilience.Settings `env:", prefix=SMTP_"`
+	SMSGuard  resilience.Settings `env:", prefix=SMS_"`
 }
 
 var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
@@ -38,7 +44,7 @@ var app = deps.Setup(func(ctx context.Context, d *deps.Deps) (*fn.App, error) {
 // Handle is the function's entry point (golang-http template signature).
 func Handle(req handler.Request) (handler.Response, error) { return app.Handle(req) }
 
-// NewNotifier builds the mail and SMS clients from SMTP_* and SMS_* settings. Customers are
+// NewNotifier builds the guarded mail and SMS clients from SMTP_* and SMS_* settings. Customers are
 // read from the customers context's table in the same database (a read across contexts; see
 // the README).
 func NewNotifier(ctx context.Context, src config.Source) (notifications.Notifier, error) {
@@ -46,15 +52,23 @@ func NewNotifier(ctx context.Context, src config.Source) (notifications.Notifier
 	if err := src.Load(ctx, &s, nil); err != nil {
 		return notifications.Notifier{}, err
 	}
+	for prefix, g := range map[string]resilience.Settings{"SMTP_": s.MailGuard, "SMS_": s.SMSGuard} {
+		if g.Timeout <= 0 {
+			return notifications.Notifier{}, fmt.Errorf("%sTIMEOUT: must be positive", prefix)
+		}
+	}
 	mailer, err := notifications.NewSMTPMailer(s.Mail)
 	if err != nil {
 		return notifications.Notifier{}, err
 	}
-	sms, err := notifications.NewSMSClient(s.SMS, nil)
+	m := resilience.ProcessMetrics()
+	smsClient := resilience.HTTPClient(notifications.SMSDependency, s.SMSGuard, nil, m)
+	sms, err := notifications.NewSMSClient(s.SMS, smsClient)
 	if err != nil {
 		return notifications.Notifier{}, err
 	}
-	return notifications.Notifier{Mail: mailer, SMS: sms}, nil
+	guard := resilience.NewGuard(notifications.MailDependency, s.MailGuard, m)
+	return notifications.Notifier{Mail: notifications.GuardMail(mailer, guard), SMS: sms}, nil
 }
 
 // NewApp builds the function on db and n. Exported for the tests in ./simtest, which run it
