@@ -60,8 +60,12 @@ func (p *Provider) AsyncConnected() <-chan struct{} {
 // has confirmed the call.
 func (p *Provider) invokeAsync(w http.ResponseWriter, r *http.Request) {
 	name := trimNamespace(r.PathValue("name"))
-	if _, ok := p.lookup(name); !ok {
+	f, ok := p.lookup(name)
+	if !ok {
 		writeError(w, http.StatusNotFound, "function %s not found", name)
+		return
+	}
+	if !p.admit(w, r, f) {
 		return
 	}
 	if p.async.q == nil {

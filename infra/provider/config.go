@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/sethvargo/go-envconfig"
@@ -48,6 +49,49 @@ type Config struct {
 
 	// Async configures durable asynchronous invocation through RabbitMQ.
 	Async AsyncConfig `env:", prefix=ASYNC_"`
+
+	// Auth is the token gate in front of protected functions (off unless keys are configured).
+	Auth AuthConfig `env:", prefix=PROVIDER_AUTH_"`
+	// RateLimit limits invocations per client (off unless a rate is set).
+	RateLimit RateLimitConfig `env:", prefix=PROVIDER_RATE_"`
+}
+
+// AuthConfig configures the token gate: for a function whose deployment does not set
+// AUTH_PUBLIC=true, /function/ and /async-function/ calls need a valid access token (checked
+// as the functions check it, with shared/auth) before the provider forwards them or wakes the
+// function from zero. The gate is on when JWKSURL or PublicKeysFile is set.
+type AuthConfig struct {
+	// JWKSURL is where the token signing keys are fetched (a JWK Set). When it names this
+	// provider's own /function/NAME, the keys are fetched in-process, past the gate and the
+	// rate limit.
+	JWKSURL string `env:"JWKS_URL"`
+	// PublicKeysFile is a PEM file of trusted public keys (the jwt-public-keys secret); used
+	// instead of JWKSURL.
+	PublicKeysFile string `env:"PUBLIC_KEYS_FILE"`
+	// Issuer is the iss every token must carry.
+	Issuer string `env:"ISSUER, default=http://127.0.0.1:8080/function/issue-token"`
+	// Audience must be in every token's aud.
+	Audience string `env:"AUDIENCE, default=faas-commerce"`
+	// JWKSMinRefresh is the least time between two JWKS fetches (an unknown kid triggers one).
+	JWKSMinRefresh time.Duration `env:"JWKS_MIN_REFRESH, default=30s"`
+	// JWKSTTL is how long fetched keys are used before they are fetched again.
+	JWKSTTL time.Duration `env:"JWKS_TTL, default=5m"`
+}
+
+// Enabled reports whether the gate checks tokens.
+func (a AuthConfig) Enabled() bool { return a.JWKSURL != "" || a.PublicKeysFile != "" }
+
+// RateLimitConfig configures the per-client limit on /function/ and /async-function/ calls:
+// a token bucket per client, keyed by the verified token's client_id and sub, or by the
+// caller's address when the call carries no verified token. /system/* is never limited.
+type RateLimitConfig struct {
+	// Limit is the steady rate in requests per second per client; 0 turns the limit off.
+	Limit float64 `env:"LIMIT, default=0"`
+	// Burst is how many requests a client may send at once (the bucket size); 0 means
+	// ceil(Limit).
+	Burst int `env:"BURST, default=0"`
+	// MaxClients bounds how many clients' buckets are kept (idle, full buckets are dropped first).
+	MaxClients int `env:"MAX_CLIENTS, default=100000"`
 }
 
 // AsyncConfig configures /async-function/ and its RabbitMQ queue.
@@ -98,6 +142,16 @@ func (c Config) validate() error {
 		return fmt.Errorf("PROVIDER_LOG_LINES must be positive")
 	case c.Async.Concurrency <= 0 || c.Async.MaxAttempts <= 0:
 		return fmt.Errorf("ASYNC_CONCURRENCY and ASYNC_MAX_ATTEMPTS must be positive")
+	case c.Auth.JWKSURL != "" && c.Auth.PublicKeysFile != "":
+		return fmt.Errorf("set one of PROVIDER_AUTH_JWKS_URL and PROVIDER_AUTH_PUBLIC_KEYS_FILE, not both")
+	case c.Auth.Enabled() && (c.Auth.Issuer == "" || c.Auth.Audience == ""):
+		return fmt.Errorf("PROVIDER_AUTH_ISSUER and PROVIDER_AUTH_AUDIENCE must not be empty")
+	case c.Auth.Enabled() && (c.Auth.JWKSMinRefresh <= 0 || c.Auth.JWKSTTL <= 0):
+		return fmt.Errorf("PROVIDER_AUTH_JWKS_MIN_REFRESH and PROVIDER_AUTH_JWKS_TTL must be positive")
+	case c.RateLimit.Limit < 0 || math.IsNaN(c.RateLimit.Limit) || math.IsInf(c.RateLimit.Limit, 0) || c.RateLimit.Burst < 0:
+		return fmt.Errorf("PROVIDER_RATE_LIMIT and PROVIDER_RATE_BURST must be finite and not negative")
+	case c.RateLimit.MaxClients <= 0:
+		return fmt.Errorf("PROVIDER_RATE_MAX_CLIENTS must be positive")
 	}
 	return nil
 }

@@ -95,6 +95,15 @@ func sortedKeys(m map[string]string) []string {
 	return slices.Sorted(maps.Keys(m))
 }
 
+// public reports whether the deployment marks the function public (env AUTH_PUBLIC, read as
+// the functions read it): the gate lets calls without a token through to it.
+func (f *function) public() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, err := strconv.ParseBool(f.spec.EnvVars["AUTH_PUBLIC"])
+	return err == nil && v
+}
+
 func (f *function) secretNames() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

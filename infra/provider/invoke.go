@@ -119,6 +119,9 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "function %s not found", name)
 		return
 	}
+	if !p.admit(w, r, f) {
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, p.cfg.MaxBodyBytes))
 	if err != nil {
 		writeError(w, http.StatusRequestEntityTooLarge, "request body for %s too large", name)

@@ -22,6 +22,7 @@ type metrics struct {
 	coldSeconds *prometheus.HistogramVec
 	restarts    *prometheus.CounterVec
 	async       *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -55,11 +56,14 @@ func newMetrics() *metrics {
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "provider_function_restarts_total", Help: "Function processes restarted after they ended unasked.",
 		}, []string{"function_name"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "provider_gate_rejections_total", Help: "Calls the provider answered itself, before any function ran: unauthenticated (401) or rate_limited (429).",
+		}, []string{"function_name", "reason"}),
 		async: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "provider_async_calls_total", Help: "Async calls by outcome (queued, done, failed, retried).",
 		}, []string{"function_name", "outcome"}),
 	}
-	m.registry.MustRegister(m.invocations, m.seconds, m.started, m.serviceCnt, m.replicas, m.ready,
+	m.registry.MustRegister(m.rejected, m.invocations, m.seconds, m.started, m.serviceCnt, m.replicas, m.ready,
 		m.coldStarts, m.coldSeconds, m.restarts, m.async,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

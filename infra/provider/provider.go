@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openfaas/faas-provider/auth"
@@ -35,6 +36,8 @@ type Provider struct {
 	spawner  *spawner
 	upstream *http.Transport
 	async    *asyncQueue
+	gate     *gate
+	self     atomic.Pointer[string] // the address the API listens on, once it does
 
 	mu        sync.RWMutex
 	functions map[string]*function
@@ -79,6 +82,9 @@ func New(cfg Config, log *slog.Logger) (*Provider, error) {
 		},
 	}
 	p.async = newAsyncQueue(p)
+	if p.gate, err = p.newGate(cfg); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -127,6 +133,8 @@ func (p *Provider) Run(ctx context.Context, ready func(addr string)) error {
 		p.stopAll()
 		return fmt.Errorf("listen: %w", err)
 	}
+	bound := ln.Addr().String()
+	p.self.Store(&bound)
 	srv := &http.Server{
 		Handler:           p.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
