@@ -41,6 +41,12 @@ type Options struct {
 	Connector map[string]string
 	// Relay is added to the relay's environment.
 	Relay map[string]string
+	// AMQPBaseURL is the RabbitMQ node to use, without a vhost (e.g. a private node's
+	// "amqp://guest:guest@127.0.0.1:PORT/"); empty means the machine's node on 5672.
+	AMQPBaseURL string
+	// RabbitNode is that node's name for rabbitmqctl -n (vhost management); empty means the
+	// default node.
+	RabbitNode string
 }
 
 // Platform is a running platform.
@@ -55,6 +61,10 @@ type Platform struct {
 	PaymentURL, SMSURL, MailURL, TraceURL string
 	// ConnectorMetrics and RelayMetrics are their /metrics URLs.
 	ConnectorMetrics, RelayMetrics string
+	// PaymentAPIKey is the payment simulator's API key (Bearer) for GET /v1/charges.
+	PaymentAPIKey string
+	// RabbitNode is the rabbitmqctl node name of the platform's RabbitMQ ("" = the default).
+	RabbitNode string
 	// Procs are the running programs by name: provider, relay, rabbitmq-connector,
 	// paymentsim, smssim, mailsim, tracesink.
 	Procs map[string]*Proc
@@ -93,10 +103,15 @@ func Start(t testing.TB, opts Options) *Platform {
 	})
 	p.DB = pgtest.New(t)
 	p.Vhost = "fc-e2e-" + strings.ToLower(rand.Text()[:10])
-	p.AMQPURL = "amqp://guest:guest@127.0.0.1:5672/" + url.PathEscape(p.Vhost)
-	rabbitmqctl(t, "add_vhost", p.Vhost)
-	t.Cleanup(func() { rabbitmqctl(t, "delete_vhost", p.Vhost) })
-	rabbitmqctl(t, "set_permissions", "-p", p.Vhost, "guest", ".*", ".*", ".*")
+	amqpBase := "amqp://guest:guest@127.0.0.1:5672/"
+	if opts.AMQPBaseURL != "" {
+		amqpBase = strings.TrimSuffix(opts.AMQPBaseURL, "/") + "/"
+	}
+	p.AMQPURL = amqpBase + url.PathEscape(p.Vhost)
+	p.RabbitNode = opts.RabbitNode
+	p.rabbitmqctl(t, "add_vhost", p.Vhost)
+	t.Cleanup(func() { p.rabbitmqctl(t, "delete_vhost", p.Vhost) })
+	p.rabbitmqctl(t, "set_permissions", "-p", p.Vhost, "guest", ".*", ".*", ".*")
 
 	// Keys and clients: what `make up` makes with identity-admin.
 	signing, err := auth.NewEd25519PEM()
@@ -125,6 +140,7 @@ func Start(t testing.TB, opts Options) *Platform {
 	// The outside parts.
 	payPort, smsPort, smtpPort, mailPort, tracePort := freePort(t), freePort(t), freePort(t), freePort(t), freePort(t)
 	apiKey := rand.Text()
+	p.PaymentAPIKey = apiKey
 	apiKeyFile := writeFile(t, filepath.Join(p.state, "sims"), "payment-api-key", []byte(apiKey))
 	p.PaymentURL, p.SMSURL = "http://"+addr(payPort), "http://"+addr(smsPort)
 	p.MailURL, p.TraceURL = "http://"+addr(mailPort), "http://"+addr(tracePort)
@@ -467,9 +483,13 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what func
 	}
 }
 
-func rabbitmqctl(t testing.TB, args ...string) {
+func (p *Platform) rabbitmqctl(t testing.TB, args ...string) {
 	t.Helper()
-	out, err := exec.Command("rabbitmqctl", append([]string{"-q"}, args...)...).CombinedOutput()
+	pre := []string{"-q"}
+	if p.RabbitNode != "" {
+		pre = append(pre, "-n", p.RabbitNode)
+	}
+	out, err := exec.Command("rabbitmqctl", append(pre, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("rabbitmqctl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
