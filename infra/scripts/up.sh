@@ -33,7 +33,13 @@ if running; then
 else
 	step "starting the provider on $gateway (log: $logfile)"
 	mkdir -p "$state"
+	# The token gate checks protected functions' callers with the keys of the jwks function
+	# behind this very provider (fetched in-process); the rate limit is per client.
 	PROVIDER_ADDR=$addr PROVIDER_STATE_DIR=$state FUNCTIONS_BIN_DIR=$top/bin \
+		PROVIDER_AUTH_JWKS_URL=${PROVIDER_AUTH_JWKS_URL:-$gateway/function/jwks} \
+		PROVIDER_AUTH_ISSUER=${PROVIDER_AUTH_ISSUER:-http://127.0.0.1:8080/function/issue-token} \
+		PROVIDER_AUTH_AUDIENCE=${PROVIDER_AUTH_AUDIENCE:-faas-commerce} \
+		PROVIDER_RATE_LIMIT=${PROVIDER_RATE_LIMIT:-100} PROVIDER_RATE_BURST=${PROVIDER_RATE_BURST:-200} \
 		setsid "$state/provider" >>"$logfile" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 fi
