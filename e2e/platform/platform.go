@@ -47,6 +47,11 @@ type Options struct {
 	// RabbitNode is that node's name for rabbitmqctl -n (vhost management); empty means the
 	// default node.
 	RabbitNode string
+	// ProviderGate turns on the provider's token gate as make up does: tokens are checked
+	// against the platform's jwks function and issuer before a protected function is called.
+	ProviderGate bool
+	// Provider is added to the provider's environment (e.g. PROVIDER_RATE_LIMIT).
+	Provider map[string]string
 }
 
 // Platform is a running platform.
@@ -155,10 +160,16 @@ func Start(t testing.TB, opts Options) *Platform {
 	gwPort := freePort(t)
 	p.Gateway = "http://" + addr(gwPort)
 	provState := filepath.Join(p.state, "provider")
-	p.start(t, bin, "provider", map[string]string{
+	provEnv := map[string]string{
 		"PROVIDER_ADDR": addr(gwPort), "PROVIDER_STATE_DIR": provState, "FUNCTIONS_BIN_DIR": bin,
 		"ASYNC_AMQP_URL": p.AMQPURL, "PROVIDER_SCALE_INTERVAL": "200ms",
-	}, p.Gateway+"/healthz")
+	}
+	if opts.ProviderGate {
+		provEnv["PROVIDER_AUTH_JWKS_URL"] = p.Gateway + "/function/jwks"
+		provEnv["PROVIDER_AUTH_ISSUER"] = p.Gateway + "/function/issue-token"
+	}
+	maps.Copy(provEnv, opts.Provider)
+	p.start(t, bin, "provider", provEnv, p.Gateway+"/healthz")
 	p.user = readTrim(t, filepath.Join(provState, "auth", "basic-auth-user"))
 	p.password = readTrim(t, filepath.Join(provState, "auth", "basic-auth-password"))
 	for name, value := range map[string][]byte{
