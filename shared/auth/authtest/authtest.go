@@ -51,6 +51,8 @@ type Kit struct {
 	Issuer *auth.Issuer
 	// Verifier trusts Keys (not Retired).
 	Verifier *auth.Verifier
+
+	iss, aud string
 }
 
 var keysOnce = sync.OnceValues(func() ([]auth.SigningKey, error) {
@@ -84,7 +86,27 @@ func New(t testing.TB) *Kit {
 	if err != nil {
 		t.Fatalf("authtest: keys: %v", err)
 	}
-	k := &Kit{Keys: all[:2], Retired: all[2]}
+	return build(t, &Kit{Keys: all[:2], Retired: all[2], iss: Issuer, aud: Audience})
+}
+
+// NewWith returns a Kit that signs with keys (active first: a running platform's own signing
+// keys) for issuer and audience, so its tokens and attacks hold against that platform. Its
+// Retired key is a fresh key the platform has never seen.
+func NewWith(t testing.TB, keys []auth.SigningKey, issuer, audience string) *Kit {
+	t.Helper()
+	if len(keys) == 0 {
+		t.Fatal("authtest: NewWith needs at least one signing key")
+	}
+	all, err := keysOnce()
+	if err != nil {
+		t.Fatalf("authtest: keys: %v", err)
+	}
+	return build(t, &Kit{Keys: keys, Retired: all[2], iss: issuer, aud: audience})
+}
+
+func build(t testing.TB, k *Kit) *Kit {
+	t.Helper()
+	var err error
 	for _, s := range k.Keys {
 		der, err := x509.MarshalPKCS8PrivateKey(s.Private)
 		if err != nil {
@@ -99,11 +121,19 @@ func New(t testing.TB) *Kit {
 	if k.PublicPEM, err = auth.EncodePublicKeys(pubs); err != nil {
 		t.Fatalf("authtest: %v", err)
 	}
-	if k.Issuer, err = auth.NewIssuer(k.Keys, Issuer, Audience, auth.DefaultTokenTTL); err != nil {
+	if k.Issuer, err = auth.NewIssuer(k.Keys, k.iss, k.aud, auth.DefaultTokenTTL); err != nil {
 		t.Fatalf("authtest: %v", err)
 	}
-	k.Verifier = auth.NewVerifier(auth.NewStaticKeys(pubs), Issuer, Audience)
+	k.Verifier = auth.NewVerifier(auth.NewStaticKeys(pubs), k.iss, k.aud)
 	return k
+}
+
+// Claims returns the claims of a valid token of this Kit (its issuer and audience) for
+// subject with roles, to edit and Sign.
+func (k *Kit) Claims(subject string, roles ...auth.Role) jwt.MapClaims {
+	c := Claims(subject, roles...)
+	c["iss"], c["aud"] = k.iss, []any{k.aud}
+	return c
 }
 
 // Token returns a valid token for subject with roles, issued by the Kit's Issuer.
@@ -179,8 +209,14 @@ type Attack struct {
 // valid for subject with roles (so a 2xx means exactly that check is missing).
 func (k *Kit) Attacks(t testing.TB, subject string, roles ...auth.Role) []Attack {
 	t.Helper()
-	active, rsaKey := k.Keys[0], k.Keys[1]
-	good := func() jwt.MapClaims { return Claims(subject, roles...) }
+	active, rsaKey := k.Keys[0], k.Keys[0]
+	for _, key := range k.Keys {
+		if key.Alg == auth.AlgRS256 {
+			rsaKey = key // the classic confusion; without an RSA key, HS256 keyed with the active public key
+			break
+		}
+	}
+	good := func() jwt.MapClaims { return k.Claims(subject, roles...) }
 	with := func(edit func(c jwt.MapClaims)) string {
 		c := good()
 		edit(c)
@@ -192,7 +228,8 @@ func (k *Kit) Attacks(t testing.TB, subject string, roles ...auth.Role) []Attack
 	h := map[string]any{"alg": "none", "typ": auth.TokenType, "kid": active.ID}
 	algNone := b64json(t, h) + "." + b64json(t, good()) + "."
 
-	// HS256 keyed with the RSA public key's PEM (the classic alg confusion), with its kid.
+	// HS256 keyed with a trusted public key's PEM (the RSA one when there is one: the classic
+	// alg confusion), with its kid.
 	rsaPEM, err := auth.EncodePublicKeys([]auth.PublicKey{rsaKey.PublicKey})
 	if err != nil {
 		t.Fatalf("authtest: %v", err)
@@ -215,7 +252,7 @@ func (k *Kit) Attacks(t testing.TB, subject string, roles ...auth.Role) []Attack
 	return []Attack{
 		{Name: "no token"},
 		{Name: "alg none", Authorization: "Bearer " + algNone},
-		{Name: "HS256 signed with the RSA public key", Authorization: "Bearer " + hsToken},
+		{Name: "HS256 signed with a trusted public key", Authorization: "Bearer " + hsToken},
 		{Name: "unknown kid", Authorization: "Bearer " + header(func(h map[string]any) { h["kid"] = "bm90LWEta25vd24ta2V5LWlkLWF0LWFsbC0xMjM0NTY" })},
 		{Name: "kid that looks like a path", Authorization: "Bearer " + header(func(h map[string]any) { h["kid"] = "../../../../dev/null" })},
 		{Name: "kid that looks like a URL", Authorization: "Bearer " + header(func(h map[string]any) { h["kid"] = "https://evil.example/jwks.json" })},
