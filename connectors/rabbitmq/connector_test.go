@@ -241,6 +241,9 @@ func TestReplayMovesADeadLetterBackAndItCompletes(t *testing.T) {
 	if n, err := ReplayDLQ(context.Background(), conn, r.cfg, f, "no-such-id"); err != nil || n != 0 {
 		t.Fatalf("replay of an unknown id: %d, %v", n, err)
 	}
+	// Closing the scan's channel hands both messages back to the DLQ; a quorum queue does that
+	// asynchronously.
+	waitFor(t, "both back in the DLQ", func() bool { return len(r.dlq("charge")) == 2 })
 	n, err := ReplayDLQ(context.Background(), conn, r.cfg, f, ids[1])
 	if err != nil || n != 1 {
 		t.Fatalf("replay: %d, %v", n, err)

@@ -85,16 +85,17 @@ func scanDLQ(ctx context.Context, conn *amqp.Connection, cfg Config, f Function,
 		return fmt.Errorf("open channel: %w", err)
 	}
 	defer ch.Close() //nolint:errcheck // closing returns the unacked messages; nothing else to do
-	q, err := ch.QueueDeclarePassive(cfg.DLQ(f), true, false, false, false, nil)
-	if err != nil {
+	if _, err := ch.QueueDeclarePassive(cfg.DLQ(f), true, false, false, false, nil); err != nil {
 		var ae *amqp.Error
 		if errors.As(err, &ae) && ae.Code == amqp.NotFound {
 			return fmt.Errorf("%s: %w", cfg.DLQ(f), ErrNoDLQ)
 		}
 		return fmt.Errorf("inspect %s: %w", cfg.DLQ(f), err)
 	}
-	// Only the messages there now: the gets do not return them, so none is seen twice.
-	for range q.Messages {
+	// Until the queue has nothing ready: the gets hold what they took until the channel closes,
+	// so none is seen twice, and messages another channel is still handing back are waited for
+	// only as long as they arrive before the queue runs dry.
+	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -115,7 +116,6 @@ func scanDLQ(ctx context.Context, conn *amqp.Connection, cfg Config, f Function,
 			}
 		}
 	}
-	return nil
 }
 
 func describe(f Function, d amqp.Delivery) DeadLetter {
