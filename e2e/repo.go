@@ -10,25 +10,12 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/faas-commerce/faas-commerce/e2e/platform"
 )
 
 // Root finds the repository's top folder (the one holding go.work) from the working directory.
-func Root() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.work above the working directory")
-		}
-		dir = parent
-	}
-}
+func Root() (string, error) { return platform.Root() }
 
 // FunctionDirs lists functions/<context>/<function> folders relative to root.
 func FunctionDirs(root string) ([]string, error) {
