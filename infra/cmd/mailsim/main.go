@@ -36,5 +36,10 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	log.Info("mailsim listening", "smtp", s.Addr(), "http", cfg.HTTPAddr)
-	return errors.Join(simhttp.Serve(ctx, cfg.HTTPAddr, s.Handler()), s.Close())
+	stopTracing, err := simhttp.Tracing(ctx, "mailsim", envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
+	return errors.Join(simhttp.Serve(ctx, cfg.HTTPAddr, simhttp.Observe(s.Handler())), s.Close())
 }

@@ -31,5 +31,10 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	log.Info("paymentsim listening", "addr", cfg.Addr)
-	return simhttp.Serve(ctx, cfg.Addr, paymentsim.Handler(cfg))
+	stopTracing, err := simhttp.Tracing(ctx, "paymentsim", envconfig.OsLookuper())
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
+	return simhttp.Serve(ctx, cfg.Addr, simhttp.Observe(paymentsim.Handler(cfg)))
 }
