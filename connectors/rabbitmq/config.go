@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // Config is the connector program's environment.
@@ -53,6 +55,8 @@ type Config struct {
 	BasicAuthPasswordFile string `env:"BASIC_AUTH_PASSWORD_FILE"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL, default=info"`
+	// Telemetry says where spans go (OTEL_TRACES_EXPORTER and the rest).
+	Telemetry telemetry.Config
 }
 
 // Secrets are the connector's secret files (both optional: a gateway without auth needs none).

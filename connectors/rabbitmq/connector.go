@@ -7,6 +7,9 @@
 // 2xx. A 5xx, 429, 408 or a call without an answer is retried in the connector with backoff
 // (honouring Retry-After up to a cap) up to MaxAttempts, then the message is dead-lettered;
 // any other status (400, 401, 404, ...) dead-letters it at once. Nothing is ever auto-acked.
+// Each delivery is a consumer span ("process <topic>") continuing the trace context in the
+// message's headers, and each attempt a client span ("invoke <function>") whose context the
+// function receives in traceparent.
 // The connection is kept by broker.Supervisor: its own reconnect loop with fresh channels.
 package rabbitmq
 
@@ -23,6 +26,9 @@ import (
 
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
 
 	"github.com/faas-commerce/faas-commerce/shared/broker"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
@@ -353,6 +359,18 @@ func (cs *consumer) stop(drain time.Duration) {
 // handle invokes the function for one delivery until it is acked or dead-lettered.
 func (c *Connector) handle(ctx context.Context, cs *consumer, d amqp.Delivery) {
 	fn := cs.fn.Path()
+	// The consumer span: a child of the publish span whose context the message carries; every
+	// attempt's invocation is its child, and the function's own span theirs.
+	ctx, span := broker.StartProcess(ctx, d, c.cfg.Queue(cs.fn), Topic(d))
+	span.SetAttributes(semconv.FaaSInvokedName(fn))
+	outcome := "requeued"
+	defer func() {
+		span.SetAttributes(attribute.String("faas_commerce.delivery.outcome", outcome))
+		if outcome != "acked" {
+			span.SetStatus(codes.Error, outcome)
+		}
+		span.End()
+	}()
 	ctx = logs.WithAttrs(ctx, slog.String("function", fn), slog.String("message_id", d.MessageId), slog.String("topic", Topic(d)))
 	c.metrics.deliveries.WithLabelValues(fn).Inc()
 	for attempt := 1; ; attempt++ {
@@ -363,19 +381,23 @@ func (c *Connector) handle(ctx context.Context, cs *consumer, d amqp.Delivery) {
 		case ack:
 			if err := d.Ack(false); err != nil {
 				c.log.WarnContext(ctx, "ack failed; the message will be delivered again", "error", err)
+				outcome = "ack_failed"
 				return
 			}
 			c.metrics.acks.WithLabelValues(fn).Inc()
+			outcome = "acked"
 			return
 		case deadLetter:
 			if r.Status == http.StatusNotFound {
 				c.Refresh() // the function may have been removed since the last listing
 			}
 			c.deadLetter(ctx, fn, d, "client_error", r, attempt, callID)
+			outcome = "dead_lettered"
 			return
 		}
 		if attempt >= c.cfg.MaxAttempts {
 			c.deadLetter(ctx, fn, d, "attempts_exhausted", r, attempt, callID)
+			outcome = "dead_lettered"
 			return
 		}
 		wait := broker.Backoff(attempt, c.cfg.RetryBase, c.cfg.RetryCap)

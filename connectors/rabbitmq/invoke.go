@@ -13,8 +13,12 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.37.0"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faas-commerce/faas-commerce/shared/broker"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // RequestHook prepares each invocation request before it is sent, for example to add a
@@ -102,10 +106,26 @@ const HeaderOriginalRoutingKey = "x-original-routing-key"
 
 // Invoke posts the delivery's body to the function with X-Topic, X-Message-Id, X-Call-Id and
 // the trace context headers, and reads (and discards) the answer.
-func (i *Invoker) Invoke(ctx context.Context, f Function, d amqp.Delivery, callID string, attempt int) Result {
+func (i *Invoker) Invoke(ctx context.Context, f Function, d amqp.Delivery, callID string, attempt int) (out Result) {
 	ctx, cancel := context.WithTimeout(ctx, i.timeout)
 	defer cancel()
 	u := i.gateway.JoinPath("function", f.Path())
+	ctx, span := telemetry.Tracer().Start(ctx, "invoke "+f.Path(), trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(semconv.FaaSInvokedName(f.Path()), semconv.HTTPRequestMethodPost, semconv.URLFull(u.String()),
+			semconv.HTTPRequestResendCount(attempt-1), semconv.FaaSInvocationID(callID)))
+	defer func() {
+		switch {
+		case out.Err != nil:
+			span.RecordError(out.Err)
+			span.SetStatus(codes.Error, "no answer")
+		case out.Status >= 400:
+			span.SetStatus(codes.Error, http.StatusText(out.Status))
+		}
+		if out.Status != 0 {
+			span.SetAttributes(semconv.HTTPResponseStatusCode(out.Status))
+		}
+		span.End()
+	}()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(d.Body))
 	if err != nil {
 		return Result{Err: fmt.Errorf("build request: %w", err)}
@@ -124,9 +144,12 @@ func (i *Invoker) Invoke(ctx context.Context, f Function, d amqp.Delivery, callI
 	if d.CorrelationId != "" {
 		req.Header.Set("X-Correlation-Id", d.CorrelationId)
 	}
+	// The message's trace context, replaced by this attempt's span when one is recorded or the
+	// context carries one (so the function's span is the invocation's child).
 	for k, v := range broker.TraceHeaders(d.Headers) {
 		req.Header.Set(k, v)
 	}
+	telemetry.ToHeaders(ctx, req.Header)
 	if i.hook != nil {
 		if err := i.hook(req); err != nil {
 			return Result{Err: fmt.Errorf("request hook: %w", err)}

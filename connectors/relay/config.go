@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/faas-commerce/faas-commerce/shared/pg"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 // Config is the relay program's environment.
@@ -29,6 +30,10 @@ type Config struct {
 	LogLevel string `env:"LOG_LEVEL, default=info"`
 	// Pool tunes the PostgreSQL pool.
 	Pool pg.PoolConfig
+	// Telemetry says where spans go (OTEL_TRACES_EXPORTER and the rest). The relay only
+	// continues traces the functions started (each publish is a child of its event's stored
+	// trace context), so it starts none of its own: its outbox polling is not a trace each.
+	Telemetry telemetry.Config
 }
 
 // Settings returns the relay's settings from the config.

@@ -12,6 +12,10 @@
 // after a backoff that grows with its attempts, while later rows go on, and after MaxAttempts
 // it is parked (left unpublished with its last_error, counted in a metric) until an operator
 // resets its attempts. A lost connection is not held against any row.
+//
+// Each publish is a producer span ("publish <event type>", messaging conventions) whose parent
+// is the trace context stored in the event's envelope, and the span's context goes out in the
+// message's traceparent header, so the order's trace continues through RabbitMQ.
 package relay
 
 import (
@@ -25,6 +29,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	amqp "github.com/rabbitmq/amqp091-go"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/faas-commerce/faas-commerce/shared/broker"
 	"github.com/faas-commerce/faas-commerce/shared/outbox"
@@ -258,7 +263,16 @@ func (r *Relay) batch(ctx context.Context, pub *broker.Publisher) (int, error) {
 		msgs = append(msgs, m)
 		sent = append(sent, x)
 	}
+	// One producer span per message, each the child of its event's stored trace context; its
+	// own context replaces that one in the AMQP headers.
+	spans := make([]trace.Span, len(msgs))
+	for i := range msgs {
+		spans[i] = broker.StartPublish(ctx, &msgs[i])
+	}
 	results := pub.Publish(ctx, msgs...)
+	for i, err := range results {
+		broker.EndPublish(spans[i], err)
+	}
 	var brokerErr error
 	for i, err := range results {
 		switch {

@@ -38,6 +38,7 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/config"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 const usage = `usage:
@@ -149,6 +150,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func (p *program) serve(ctx context.Context) error {
+	stopTracing, err := telemetry.Setup(ctx, "rabbitmq-connector", p.cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	inv, err := rabbitmq.NewInvoker(p.cfg.GatewayURL, p.invokeClient, nil, p.cfg.InvokeTimeout)

@@ -21,6 +21,7 @@ import (
 	"github.com/faas-commerce/faas-commerce/shared/config"
 	"github.com/faas-commerce/faas-commerce/shared/logs"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 func main() {
@@ -42,6 +43,12 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := logs.New(os.Stdout, "relay", cfg.LogLevel)
+	cfg.Telemetry.SampleRatio = 0 // continue traces, start none (see relay.Config)
+	stopTracing, err := telemetry.Setup(ctx, "relay", cfg.Telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
 	pool, err := pg.Connect(ctx, secrets.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
