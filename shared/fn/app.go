@@ -33,6 +33,9 @@ const DefaultBodyLimit = 1 << 20
 // HeaderCallID carries the id of one invocation, set by the gateway and echoed back.
 const HeaderCallID = "X-Call-Id"
 
+// HeaderTraceID carries the id of the trace the call belongs to, in every answer.
+const HeaderTraceID = "X-Trace-Id"
+
 // HandlerFunc serves one route. It writes a success response itself and returns an error for
 // everything else; the App maps that error to a status and a JSON body once.
 type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
@@ -164,6 +167,10 @@ func (a *App) edge(next http.Handler) http.Handler {
 		ctx := telemetry.FromHeaders(r.Context(), r.Header)
 		ctx, span := telemetry.Tracer().Start(ctx, a.name, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(semconv.HTTPRequestMethodKey.String(r.Method), semconv.FaaSInvocationID(callID)))
+		if sc := span.SpanContext(); sc.IsValid() {
+			// The caller can find the call's trace (in Zipkin, Jaeger, the trace sink) by this id.
+			w.Header().Set(HeaderTraceID, sc.TraceID().String())
+		}
 		ctx, rt := withRoute(ctx)
 		ctx = logs.WithAttrs(ctx, slog.String("call_id", callID), slog.String("function", a.name))
 		r = r.WithContext(ctx)
