@@ -587,8 +587,8 @@ func (w *authWorld) burstsAreLimited(t *testing.T) {
 }
 
 // signInAnswersAlike: a wrong password and an unknown e-mail get byte-identical answers. The
-// time is printed, not asserted: the hash work is the same by construction, which
-// functions/identity/issue-token and shared/identity check in their unit tests.
+// times are printed, not asserted: that both paths do the same hash work (one argon2id
+// comparison with the same parameters) is what shared/identity's TestSignIn checks.
 func (w *authWorld) signInAnswersAlike(t *testing.T) {
 	const n = 8
 	signIn := func(email, password string) (platform.Response, time.Duration) {
