@@ -132,11 +132,12 @@ func (p *Provider) invoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Call-Id", header.Get("X-Call-Id"))
 	w.Header().Set("X-Start-Time", header.Get("X-Start-Time"))
 
-	ctx, cancel := context.WithTimeout(r.Context(), p.cfg.UpstreamTimeout)
+	ctx, endSpan := proxySpan(r, name, header)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.UpstreamTimeout)
 	defer cancel()
 	resp, err := p.invokeFn(ctx, f, call{method: r.Method, path: "/" + r.PathValue("path"), rawQuery: r.URL.RawQuery, header: header, body: body})
 	code := http.StatusOK
-	defer func() { p.observe(f, code, start) }()
+	defer func() { p.observe(f, code, start); endSpan(code) }()
 	if err != nil {
 		code = p.invokeErrorStatus(name, err)
 		writeError(w, code, "%s", invokeErrorText(name, err, p.cfg.ReadyTimeout))

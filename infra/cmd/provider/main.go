@@ -10,8 +10,10 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/faas-commerce/faas-commerce/infra/provider"
 	"github.com/sethvargo/go-envconfig"
+
+	"github.com/faas-commerce/faas-commerce/infra/provider"
+	"github.com/faas-commerce/faas-commerce/shared/telemetry"
 )
 
 func main() {
@@ -30,6 +32,15 @@ func run(log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	var tcfg telemetry.Config
+	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &tcfg, Lookuper: envconfig.OsLookuper()}); err != nil {
+		return err
+	}
+	stopTracing, err := telemetry.Setup(ctx, "provider", tcfg)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
 	p, err := provider.New(cfg, log)
 	if err != nil {
 		return err
