@@ -220,6 +220,7 @@ func Start(t testing.TB, opts Options) *Platform {
 
 func (p *Platform) start(t testing.TB, bin, name string, env map[string]string, health string) {
 	t.Helper()
+	env = p.withTracing(name, env)
 	var kv []string
 	for k, v := range env {
 		kv = append(kv, k+"="+v)
