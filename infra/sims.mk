@@ -35,7 +35,7 @@ sims-up: sims ## start the simulators on loopback (logs and pids in $(SIMS_DIR))
 			echo "==> $$name already running (pid $$(cat "$(SIMS_DIR)/$$name.pid"))"; \
 		else \
 			echo "==> starting $$name (log: $(SIMS_DIR)/$$name.log)"; \
-			env "$$@" setsid bin/$$name >>"$(SIMS_DIR)/$$name.log" 2>&1 </dev/null & echo $$! >"$(SIMS_DIR)/$$name.pid"; \
+			env OTEL_TRACES_EXPORTER="$${OTEL_TRACES_EXPORTER:-zipkin}" "$$@" setsid bin/$$name >>"$(SIMS_DIR)/$$name.log" 2>&1 </dev/null & echo $$! >"$(SIMS_DIR)/$$name.pid"; \
 		fi; \
 		for _ in $$(seq 1 100); do curl -fsS -o /dev/null "http://$$health/healthz" 2>/dev/null && return 0; sleep 0.1; done; \
 		echo "$$name does not answer on $$health; last lines of $(SIMS_DIR)/$$name.log:" >&2; tail -n 20 "$(SIMS_DIR)/$$name.log" >&2; return 1; }; \

@@ -51,10 +51,10 @@ start() { # name, metrics address, then env assignments
 
 start relay "${RELAY_METRICS_ADDR:-127.0.0.1:9471}" \
 	SECRETS_DIR="$state/secrets" RELAY_METRICS_ADDR="${RELAY_METRICS_ADDR:-127.0.0.1:9471}" \
-	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" OTEL_TRACES_EXPORTER="${OTEL_TRACES_EXPORTER:-zipkin}"
 start rabbitmq-connector "${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}" \
 	SECRETS_DIR="$connector_secrets" GATEWAY_URL="$gateway" AUTH_TOKEN_URL="$gateway/function/issue-token/token" CONNECTOR_METRICS_ADDR="${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}" \
-	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+	AMQP_URL="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}" OTEL_TRACES_EXPORTER="${OTEL_TRACES_EXPORTER:-zipkin}"
 # Functions were just deployed: read the list now rather than at the next interval.
 curl -fsS -o /dev/null -X POST "http://${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}/refresh" || true
 echo "==> relay metrics on http://${RELAY_METRICS_ADDR:-127.0.0.1:9471}/metrics, connector metrics on http://${CONNECTOR_METRICS_ADDR:-127.0.0.1:9472}/metrics"

@@ -40,6 +40,7 @@ else
 		PROVIDER_AUTH_ISSUER=${PROVIDER_AUTH_ISSUER:-http://127.0.0.1:8080/function/issue-token} \
 		PROVIDER_AUTH_AUDIENCE=${PROVIDER_AUTH_AUDIENCE:-faas-commerce} \
 		PROVIDER_RATE_LIMIT=${PROVIDER_RATE_LIMIT:-100} PROVIDER_RATE_BURST=${PROVIDER_RATE_BURST:-200} \
+		OTEL_TRACES_EXPORTER=${OTEL_TRACES_EXPORTER:-zipkin} \
 		setsid "$state/provider" >>"$logfile" 2>&1 </dev/null &
 	echo $! >"$pidfile"
 fi
