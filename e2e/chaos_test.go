@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/faas-commerce/faas-commerce/e2e/platform"
+)
+
+// chaos places waves of mixed orders while a part of the platform fails.
+type chaos struct {
+	s                        *shop
+	p                        *platform.Platform
+	toks                     []string
+	plenty, declined, scarce product
+}
+
+// wave places n mixed orders at once (completing, declined, and competing for a scarce
+// product) and returns their ids; every one must be accepted.
+func (c *chaos) wave(t *testing.T, n int) []string {
+	t.Helper()
+	return c.waveRetrying(t, n, false)
+}
+
+// waveRetrying is wave with customers retrying 5xx answers (same Idempotency-Key).
+func (c *chaos) waveRetrying(t *testing.T, n int, retryServerErrors bool) []string {
+	t.Helper()
+	var ps []placement
+	for i := range n {
+		lines := []any{line(c.plenty, 1+i%2)}
+		switch i % 4 {
+		case 1:
+			lines = []any{line(c.declined, 1)}
+		case 2:
+			lines = append(lines, line(c.scarce, 1))
+		}
+		ps = append(ps, placement{token: c.toks[i%len(c.toks)], lines: lines})
+	}
+	ids, other := c.s.placeAll(t, ps, retryServerErrors)
+	if len(other) > 0 {
+		t.Errorf("create-order answered other than 202: %v (status 0: transport error)", other)
+	}
+	return ids
+}
+
+// background runs a wave in its own goroutine; the returned func waits for its ids.
+func (c *chaos) background(t *testing.T, n int, retryServerErrors bool) func() []string {
+	var (
+		ids []string
+		wg  sync.WaitGroup
+	)
+	wg.Go(func() { ids = c.waveRetrying(t, n, retryServerErrors) })
+	return func() []string { wg.Wait(); return ids }
+}
+
+// outboxRows counts the outbox, and those rows not yet published.
+func (c *chaos) outboxRows(t *testing.T) (all, unpublished int) {
+	t.Helper()
+	if err := c.p.DB.Pool.QueryRow(t.Context(), "SELECT count(*), count(*) FILTER (WHERE published_at IS NULL) FROM messaging.outbox").Scan(&all, &unpublished); err != nil {
+		t.Fatal(err)
+	}
+	return all, unpublished
+}
+
+// settle waits until every order is final and the platform is quiet, then checks the books.
+func (c *chaos) settle(t *testing.T, ids []string) {
+	t.Helper()
+	got := c.s.settled(t, ids, 3*time.Minute)
+	quiet(t, c.p, 2*time.Minute)
+	checkBooks(t, c.p)
+	outcomes := map[string]int{}
+	for _, o := range got {
+		outcomes[o.Status+" "+o.CancelReason]++
+	}
+	t.Logf("%d orders: %v", len(ids), outcomes)
+}
+
+func (c *chaos) paymentFaults(t *testing.T, state string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPut, c.p.PaymentURL+"/admin/faults", bytes.NewReader([]byte(state)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("PUT /admin/faults %s: %d", state, resp.StatusCode)
+	}
+}
+
+// inFlight is what the connector holds (of the functions with these labels): deliveries
+// neither acked nor dead-lettered.
+func (c *chaos) inFlight(labels ...string) float64 {
+	d, err1 := platform.Metric(c.p.ConnectorMetrics, "connector_deliveries_total", labels...)
+	a, err2 := platform.Metric(c.p.ConnectorMetrics, "connector_acks_total", labels...)
+	x, err3 := platform.Metric(c.p.ConnectorMetrics, "connector_dead_letters_total", labels...)
+	if err1 != nil || err2 != nil || err3 != nil {
+		return 0
+	}
+	return d - a - x
+}
+
+// TestChaos runs orders while the relay, the connector, function processes, RabbitMQ (a
+// private node, so other tests' broker stays up) and PostgreSQL connections fail. After each
+// failure every order ends COMPLETED or CANCELLED and the books hold (checkBooks).
+func TestChaos(t *testing.T) {
+	node := platform.StartRabbitNode(t)
+	p := platform.Start(t, platform.Options{AMQPBaseURL: node.URL, RabbitNode: node.Name})
+	s := newShop(t, p)
+	c := &chaos{s: s, p: p, toks: s.customers(t, "chaos", 6)}
+	c.plenty = s.product(t, "CHAOS-PLENTY", 1500, 100000)
+	c.declined = s.product(t, "CHAOS-DECLINED", 1013, 100000)
+	c.scarce = s.product(t, "CHAOS-SCARCE", 700, 60)
+
+	t.Run("RelayKilledBetweenCommitAndPublish", func(t *testing.T) {
+		before, _ := c.outboxRows(t)
+		wait := c.background(t, 120, false)
+		// Mid-wave: once orders are committing, the relay dies (SIGKILL) and stays down.
+		platform.Eventually(t, time.Minute, func() bool { n, _ := c.outboxRows(t); return n >= before+20 },
+			func() string { return "no orders committed" })
+		p.Procs["relay"].Kill()
+		ids := wait()
+		// Committed, with their events, and not published: what a crash between the
+		// commit and the publish leaves.
+		if _, unpublished := c.outboxRows(t); unpublished == 0 {
+			t.Fatal("no outbox row waits for the relay")
+		}
+		p.Restart(t, "relay")
+		c.settle(t, ids)
+	})
+
+	t.Run("ConnectorKilledMidDelivery", func(t *testing.T) {
+		// A slow payment provider keeps charge-payment's deliveries in flight.
+		c.paymentFaults(t, `{"latency":"300ms"}`)
+		charging := []string{"function", "charge-payment.openfaas-fn"}
+		wait := c.background(t, 120, false)
+		platform.Eventually(t, time.Minute, func() bool { return c.inFlight(charging...) >= 4 },
+			func() string { return fmt.Sprintf("%v charges in flight", c.inFlight(charging...)) })
+		p.Procs["rabbitmq-connector"].Kill()
+		p.Restart(t, "rabbitmq-connector")
+		// And once more while the redeliveries are being handled.
+		platform.Eventually(t, time.Minute, func() bool { return c.inFlight(charging...) >= 2 },
+			func() string { return fmt.Sprintf("%v charges in flight", c.inFlight(charging...)) })
+		p.Procs["rabbitmq-connector"].Kill()
+		p.Restart(t, "rabbitmq-connector")
+		ids := wait()
+		c.paymentFaults(t, `{"latency":"0s"}`)
+		c.settle(t, ids)
+	})
+
+	t.Run("FunctionProcessesKilled", func(t *testing.T) {
+		c.paymentFaults(t, `{"latency":"100ms"}`)
+		wait := c.background(t, 120, false)
+		killed := 0
+		for _, fn := range []string{"adjust-stock", "charge-payment", "complete-order", "cancel-order", "send-notification"} {
+			var pids []int
+			platform.Eventually(t, time.Minute, func() bool { pids = p.FunctionPIDs(t, fn); return len(pids) > 0 },
+				func() string { return fn + " has no ready replica" })
+			if err := syscall.Kill(pids[0], syscall.SIGKILL); err != nil {
+				t.Fatalf("kill %s replica %d: %v", fn, pids[0], err)
+			}
+			killed++
+		}
+		ids := wait()
+		c.paymentFaults(t, `{"latency":"0s"}`)
+		c.settle(t, ids)
+		if killed == 0 {
+			t.Fatal("no function process was killed")
+		}
+	})
+
+	t.Run("RabbitMQRestartedDuringRun", func(t *testing.T) {
+		first := c.background(t, 80, false)
+		platform.Eventually(t, time.Minute, func() bool { return c.inFlight() >= 1 },
+			func() string { return "nothing in flight" })
+		node.StopApp(t)
+		// Orders go on being accepted while the broker is away; their events wait in the outbox.
+		during := c.wave(t, 40)
+		node.StartApp(t)
+		ids := append(first(), during...)
+		c.settle(t, ids)
+	})
+
+	t.Run("PostgreSQLConnectionsDropped", func(t *testing.T) {
+		// A request on a connection the server just ended fails (500); customers retry it
+		// with the same Idempotency-Key, and each order is placed once.
+		wait := c.background(t, 80, true)
+		platform.Eventually(t, time.Minute, func() bool { return c.inFlight() >= 1 },
+			func() string { return "nothing in flight" })
+		// What a database restart does to every client: each backend of the platform's
+		// database ends (the test's own pool reconnects like the others).
+		var ended int
+		if err := p.DB.Pool.QueryRow(t.Context(), `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = $1 AND pid <> pg_backend_pid()`, p.DB.Name).Scan(&ended); err != nil {
+			t.Fatal(err)
+		}
+		if ended == 0 {
+			t.Fatal("no backend ended")
+		}
+		c.settle(t, wait())
+	})
+}
