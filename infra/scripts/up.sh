@@ -117,6 +117,8 @@ cat <<MSG
 The platform is up.
   gateway:      $gateway   (OpenFaaS API; faas-cli is logged in)
   credentials:  user admin, password in $state/auth/basic-auth-password
+  OAuth2 admin: $ids/admin-client-id and admin-client-secret (README: "Calling protected functions")
+  sent mail:    make mail     (SMS: make texts, charges: make charges)
   provider log: $logfile
   try:          curl -s $gateway/function/$try
   stop it:      make down
