@@ -69,9 +69,10 @@ func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) ([
 	t.Helper()
 	ids := make([]string, len(ps))
 	var (
-		mu    sync.Mutex
-		other = map[int]int{}
-		wg    sync.WaitGroup
+		mu      sync.Mutex
+		other   = map[int]int{}
+		retried = map[int]int{}
+		wg      sync.WaitGroup
 	)
 	for i, pl := range ps {
 		wg.Go(func() {
@@ -86,6 +87,9 @@ func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) ([
 					return
 				}
 				if (r.Status == http.StatusTooManyRequests || retryServerErrors && r.Status >= 500) && attempt < 20 {
+					mu.Lock()
+					retried[r.Status]++
+					mu.Unlock()
 					wait, _ := strconv.Atoi(r.Header.Get("Retry-After"))
 					time.Sleep(time.Duration(max(wait, 1)) * 100 * time.Millisecond) // the client's backoff, not a sync
 					continue
@@ -105,6 +109,9 @@ func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) ([
 		})
 	}
 	wg.Wait()
+	if len(retried) > 0 {
+		t.Logf("placing %d orders: answers retried by status: %v", len(ps), retried)
+	}
 	return slices.DeleteFunc(ids, func(id string) bool { return id == "" }), other
 }
 

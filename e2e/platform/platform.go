@@ -47,6 +47,9 @@ type Options struct {
 	// RabbitNode is that node's name for rabbitmqctl -n (vhost management); empty means the
 	// default node.
 	RabbitNode string
+	// DB is the platform's database when set (e.g. one on a private server from
+	// StartPostgres); else a fresh one on the machine's server (pgtest).
+	DB *pgtest.DB
 	// ProviderGate turns on the provider's token gate as make up does: tokens are checked
 	// against the platform's jwks function and issuer before a protected function is called.
 	ProviderGate bool
@@ -106,7 +109,10 @@ func Start(t testing.TB, opts Options) *Platform {
 			}
 		}
 	})
-	p.DB = pgtest.New(t)
+	p.DB = opts.DB
+	if p.DB == nil {
+		p.DB = pgtest.New(t)
+	}
 	p.Vhost = "fc-e2e-" + strings.ToLower(rand.Text()[:10])
 	amqpBase := "amqp://guest:guest@127.0.0.1:5672/"
 	if opts.AMQPBaseURL != "" {

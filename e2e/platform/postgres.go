@@ -2,15 +2,22 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/faas-commerce/faas-commerce/migrations"
+	"github.com/faas-commerce/faas-commerce/shared/pg/pgtest"
 )
 
 // Snapshot is the whole state of the platform's database: every row of every table of the
@@ -132,4 +139,114 @@ func (p *Platform) FunctionPIDs(t testing.TB, name string) []int {
 		}
 	}
 	return pids
+}
+
+// PostgresServer is a PostgreSQL server of a test's own (initdb in a temp folder, loopback on
+// a free port, trust authentication), for tests that restart the database while other tests
+// use the machine's server. It runs as the postgres user, as initdb refuses root.
+type PostgresServer struct {
+	// URL is the superuser URL of its postgres database.
+	URL string
+
+	dir, data string
+}
+
+// pgBin is where Debian installs PostgreSQL 15's server programs.
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// StartPostgres initialises and starts a private PostgreSQL server and stops it (and removes
+// its files) when t ends.
+func StartPostgres(t testing.TB) *PostgresServer {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "fc-e2e-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	s := &PostgresServer{URL: fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port), dir: dir, data: filepath.Join(dir, "data")}
+	if err := chownTo(dir, "postgres"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.ctl("stop", "-m", "immediate") // a test's server: nothing to keep
+		if t.Failed() {
+			t.Logf("--- last lines of the private PostgreSQL server ---\n%s", tail(filepath.Join(dir, "server.log")))
+		}
+		_ = os.RemoveAll(dir) // our own temp folder
+	})
+	if out, err := s.asPostgres(filepath.Join(pgBin, "initdb"), "-D", s.data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"); err != nil {
+		t.Fatalf("initdb: %v\n%s", err, out)
+	}
+	conf := fmt.Sprintf("listen_addresses = '127.0.0.1'\nport = %d\nunix_socket_directories = '%s'\nfsync = on\nmax_connections = 200\n", port, dir)
+	f, err := os.OpenFile(filepath.Join(s.data, "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(conf)
+	if err2 := f.Close(); err == nil {
+		err = err2
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := s.ctl("start", "-w", "-t", "60"); err != nil {
+		t.Fatalf("pg_ctl start: %v\n%s", err, out)
+	}
+	return s
+}
+
+func (s *PostgresServer) asPostgres(bin string, args ...string) ([]byte, error) {
+	return exec.Command("runuser", append([]string{"-u", "postgres", "--", bin}, args...)...).CombinedOutput()
+}
+
+func (s *PostgresServer) ctl(args ...string) ([]byte, error) {
+	return s.asPostgres(filepath.Join(pgBin, "pg_ctl"), append([]string{"-D", s.data, "-l", filepath.Join(s.dir, "server.log")}, args...)...)
+}
+
+// Restart stops the server in mode (fast: sessions end, a checkpoint; immediate: as a crash,
+// recovery from the WAL at start) and starts it again.
+func (s *PostgresServer) Restart(t testing.TB, mode string) {
+	t.Helper()
+	if out, err := s.ctl("restart", "-w", "-t", "60", "-m", mode); err != nil {
+		t.Fatalf("pg_ctl restart -m %s: %v\n%s", mode, err, out)
+	}
+}
+
+// NewDB creates a migrated database on the server for t, as pgtest.New does on the
+// machine's server.
+func (s *PostgresServer) NewDB(t testing.TB) *pgtest.DB {
+	t.Helper()
+	ctx := context.Background()
+	admin, err := pgx.Connect(ctx, s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	name := "fc_e2e_" + strings.ToLower(rand.Text()[:10])
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatal(err)
+	}
+	cc, err := pgx.ParseConfig(s.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc.Database = name
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = migrations.Apply(ctx, conn)
+	if err2 := conn.Close(ctx); err == nil {
+		err = err2
+	}
+	if err != nil {
+		t.Fatalf("migrate %s: %v", name, err)
+	}
+	url := strings.Replace(s.URL, "/postgres?", "/"+name+"?", 1)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &pgtest.DB{Name: name, URL: url, Pool: pool}
 }
