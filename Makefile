@@ -53,7 +53,7 @@ deploy: ## deploy stack.yml to GATEWAY_URL (default http://127.0.0.1:8080)
 	@$(FAAS_CLI) deploy -f stack.yml
 
 .PHONY: bench
-bench: bench-provider ## benchmarks: each figure beside a baseline measured in the same run
+bench: bench-provider bench-orders ## benchmarks: each figure beside a baseline measured in the same run
 
 .PHONY: clean
 clean: ## remove build outputs
@@ -63,3 +63,4 @@ clean: ## remove build outputs
 -include infra/observability.mk
 -include infra/sims.mk
 -include connectors/connectors.mk
+-include e2e/e2e.mk
