@@ -429,6 +429,7 @@ func TestOrders(t *testing.T) {
 		quiet(t, p, time.Minute)
 		before := p.Snapshot(t)
 		chargesBefore := len(charges(t, p, ""))
+		mailsBefore := len(s.mailsTo(t, ""))
 		rows, err := p.DB.Pool.Query(t.Context(), "SELECT envelope::text FROM messaging.outbox ORDER BY seq")
 		if err != nil {
 			t.Fatal(err)
@@ -463,6 +464,9 @@ func TestOrders(t *testing.T) {
 		if n := len(charges(t, p, "")); n != chargesBefore {
 			t.Errorf("the provider made %d charges, %d before the events came again", n, chargesBefore)
 		}
+		if n := len(s.mailsTo(t, "")); n != mailsBefore {
+			t.Errorf("the mail server got %d e-mails, %d before the events came again", n, mailsBefore)
+		}
 		for q, n := range p.DeadLetters(t) {
 			if n != 0 {
 				t.Errorf("%s holds %d messages", q, n)
@@ -475,7 +479,8 @@ func TestOrders(t *testing.T) {
 	})
 }
 
-// mailsTo returns the subjects of the e-mails the mail simulator received for address.
+// mailsTo returns the subjects of the e-mails the mail simulator received for address ("" for
+// every e-mail).
 func (s *shop) mailsTo(t *testing.T, address string) []string {
 	t.Helper()
 	resp, err := http.Get(s.p.MailURL + "/v1/messages")
@@ -494,7 +499,7 @@ func (s *shop) mailsTo(t *testing.T, address string) []string {
 	}
 	var subjects []string
 	for _, m := range out.Messages {
-		if slices.Contains(m.To, address) {
+		if address == "" || slices.Contains(m.To, address) {
 			subjects = append(subjects, m.Subject)
 		}
 	}
