@@ -19,11 +19,11 @@ require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/drone/envsubst v1.0.3 // indirect
 	github.com/exaring/otelpgx v0.13.0 // indirect
-	github.com/faas-commerce/faas-commerce/migrations v0.0.0 // indirect
+	github.com/faas-commerce/faas-commerce/migrations v0.0.0
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
 	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
-	github.com/google/uuid v1.6.0 // indirect
+	github.com/google/uuid v1.6.0
 	github.com/grpc-ecosystem/grpc-gateway/v2 v2.30.0 // indirect
 	github.com/huandu/xstrings v1.5.0 // indirect
 	github.com/jackc/pgpassfile v1.0.0 // indirect
@@ -73,3 +73,15 @@ replace (
 	github.com/faas-commerce/faas-commerce/migrations => ../migrations
 	github.com/faas-commerce/faas-commerce/shared => ../shared
 )
+
+require github.com/faas-commerce/faas-commerce/infra v0.0.0
+
+require (
+	github.com/dennwc/varint v1.0.0 // indirect
+	github.com/grafana/regexp v0.0.0-20250905093917-f7b3be9d1853 // indirect
+	github.com/prometheus/prometheus v0.308.1 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
+	go.yaml.in/yaml/v2 v2.4.4 // indirect
+)
+
+replace github.com/faas-commerce/faas-commerce/infra => ../infra
