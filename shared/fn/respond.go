@@ -8,6 +8,7 @@ import (
 	"net/http"
 
 	"github.com/faas-commerce/faas-commerce/shared/fault"
+	"github.com/faas-commerce/faas-commerce/shared/pg"
 )
 
 // ErrorBody is the JSON shape of every error response: {"error":{"code","message","details"}}.
@@ -50,6 +51,7 @@ func StatusOf(k fault.Kind) int {
 var (
 	errInternal    = fault.New(fault.Internal, "internal", "internal error")
 	errUnavailable = fault.New(fault.Unavailable, "unavailable", "the request was cancelled or a dependency is unavailable; retry later")
+	errDatabase    = fault.New(fault.Unavailable, "database_unavailable", "the database is unavailable; retry later")
 )
 
 // WriteError maps err to a status and a JSON error body, once, at the edge. Unclassified
@@ -64,6 +66,9 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
 		slog.WarnContext(r.Context(), "request cut short", "error", err)
 		fe = errUnavailable
+	case pg.Unavailable(err):
+		slog.WarnContext(r.Context(), "database unavailable", "error", err)
+		fe = errDatabase
 	default:
 		slog.ErrorContext(r.Context(), "internal error", "error", err)
 		fe = errInternal

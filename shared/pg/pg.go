@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -115,6 +117,23 @@ func runTx(ctx context.Context, db Beginner, opts TxOptions, fn func(pgx.Tx) err
 func Retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// Unavailable reports whether err says the database could not be reached or went away (refused,
+// starting up or shutting down, connection lost): not the request's fault, and the same request
+// may succeed shortly. Callers answer 503 with Retry-After, not 500.
+func Unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// 08: connection exception; 57P: admin/crash shutdown, cannot connect now.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && !ne.Timeout()
 }
 
 // IsUniqueViolation reports whether err is a unique violation, on constraint when it is not "".
