@@ -18,17 +18,20 @@ type chaos struct {
 	p                        *platform.Platform
 	toks                     []string
 	plenty, declined, scarce product
+	retried                  map[int]int // the last background wave's retried answers
 }
 
 // wave places n mixed orders at once (completing, declined, and competing for a scarce
 // product) and returns their ids; every one must be accepted.
 func (c *chaos) wave(t *testing.T, n int) []string {
 	t.Helper()
-	return c.waveRetrying(t, n, false)
+	ids, _ := c.waveRetrying(t, n, false)
+	return ids
 }
 
-// waveRetrying is wave with customers retrying 5xx answers (same Idempotency-Key).
-func (c *chaos) waveRetrying(t *testing.T, n int, retryServerErrors bool) []string {
+// waveRetrying is wave with customers retrying 5xx answers (same Idempotency-Key); it also
+// returns the answers retried, by status.
+func (c *chaos) waveRetrying(t *testing.T, n int, retryServerErrors bool) ([]string, map[int]int) {
 	t.Helper()
 	var ps []placement
 	for i := range n {
@@ -41,11 +44,11 @@ func (c *chaos) waveRetrying(t *testing.T, n int, retryServerErrors bool) []stri
 		}
 		ps = append(ps, placement{token: c.toks[i%len(c.toks)], lines: lines})
 	}
-	ids, other := c.s.placeAll(t, ps, retryServerErrors)
+	ids, other, retried := c.s.placeAll(t, ps, retryServerErrors)
 	if len(other) > 0 {
 		t.Errorf("create-order answered other than 202: %v (status 0: transport error)", other)
 	}
-	return ids
+	return ids, retried
 }
 
 // background runs a wave in its own goroutine; the returned func waits for its ids.
@@ -54,7 +57,7 @@ func (c *chaos) background(t *testing.T, n int, retryServerErrors bool) func() [
 		ids []string
 		wg  sync.WaitGroup
 	)
-	wg.Go(func() { ids = c.waveRetrying(t, n, retryServerErrors) })
+	wg.Go(func() { ids, c.retried = c.waveRetrying(t, n, retryServerErrors) })
 	return func() []string { wg.Wait(); return ids }
 }
 
@@ -247,8 +250,10 @@ func TestChaos(t *testing.T) {
 	})
 
 	t.Run("PostgreSQLRestartedDuringRun", func(t *testing.T) {
-		// A request on a connection the restart ended fails (500); customers retry it with
-		// the same Idempotency-Key, and each order is placed once.
+		// Requests while the database is away are answered 503 with Retry-After (a dependency
+		// is down), and customers retry them with the same Idempotency-Key: each order is
+		// placed once.
+		orders0 := count(t, p, "SELECT count(*) FROM orders.orders")
 		before, _ := c.outboxRows(t)
 		wait := c.background(t, 80, true)
 		// While orders are being placed and events delivered.
@@ -256,6 +261,15 @@ func TestChaos(t *testing.T) {
 			func() string { return "no orders committed" })
 		// Immediate: as a crash, every session ends and the server recovers from its WAL.
 		db.Restart(t, "immediate")
-		c.settle(t, wait())
+		ids := wait()
+		c.settle(t, ids)
+		if n := count(t, p, "SELECT count(*) FROM orders.orders") - orders0; n != 80 || len(ids) != 80 {
+			t.Errorf("%d orders stored and %d accepted for 80 placed", n, len(ids))
+		}
+		for status, n := range c.retried {
+			if status != http.StatusServiceUnavailable {
+				t.Errorf("%d answers %d while the database restarted, want only 503", n, status)
+			}
+		}
 	})
 }

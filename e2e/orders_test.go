@@ -64,15 +64,14 @@ type placement struct {
 // placeAll places every order at once (one goroutine each), as customers would: a 429 is
 // retried after its Retry-After with the same Idempotency-Key, and so is a 5xx when
 // retryServerErrors (while the database restarts, say). It returns the ids of the accepted
-// orders and the final answers other than 202 by status (0: no answer).
-func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) ([]string, map[int]int) {
+// orders, the final answers other than 202 by status (0: no answer) and the retried ones.
+func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) (ids []string, other, retried map[int]int) {
 	t.Helper()
-	ids := make([]string, len(ps))
+	ids = make([]string, len(ps))
+	other, retried = map[int]int{}, map[int]int{}
 	var (
-		mu      sync.Mutex
-		other   = map[int]int{}
-		retried = map[int]int{}
-		wg      sync.WaitGroup
+		mu sync.Mutex
+		wg sync.WaitGroup
 	)
 	for i, pl := range ps {
 		wg.Go(func() {
@@ -112,7 +111,7 @@ func (s *shop) placeAll(t *testing.T, ps []placement, retryServerErrors bool) ([
 	if len(retried) > 0 {
 		t.Logf("placing %d orders: answers retried by status: %v", len(ps), retried)
 	}
-	return slices.DeleteFunc(ids, func(id string) bool { return id == "" }), other
+	return slices.DeleteFunc(ids, func(id string) bool { return id == "" }), other, retried
 }
 
 // quiet waits until every outbox row is published and every event has been handled by each
@@ -326,7 +325,7 @@ func TestOrders(t *testing.T) {
 			}
 			ps = append(ps, placement{token: tok(i), lines: lines})
 		}
-		ids, other := s.placeAll(t, ps, false)
+		ids, other, _ := s.placeAll(t, ps, false)
 		if len(other) > 0 {
 			t.Fatalf("create-order answered other than 202: %v (status 0: transport error)", other)
 		}
@@ -369,7 +368,7 @@ func TestOrders(t *testing.T) {
 		for i := range 200 {
 			ps = append(ps, placement{token: tok(i), lines: []any{line(hot, 1)}})
 		}
-		ids, other := s.placeAll(t, ps, false)
+		ids, other, _ := s.placeAll(t, ps, false)
 		if len(other) > 0 {
 			t.Fatalf("create-order answered other than 202: %v (status 0: transport error)", other)
 		}
