@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -120,11 +121,11 @@ func Retryable(err error) bool {
 }
 
 // Unavailable reports whether err says the database could not be reached or went away (refused,
-// starting up or shutting down, connection lost): not the request's fault, and the same request
-// may succeed shortly. Callers answer 503 with Retry-After, not 500.
+// starting up or shutting down, connection lost or cut mid-answer): not the request's fault,
+// and the same request may succeed shortly. Callers answer 503 with Retry-After, not 500.
 func Unavailable(err error) bool {
 	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) {
+	if errors.As(err, &ce) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
 	var pe *pgconn.PgError

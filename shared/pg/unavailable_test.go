@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -27,6 +28,7 @@ func TestUnavailable(t *testing.T) {
 		{"admin shutdown", fmt.Errorf("commit: %w", &pgconn.PgError{Code: "57P01"}), true},
 		{"connection failure", &pgconn.PgError{Code: "08006"}, true},
 		{"connection closed", fmt.Errorf("commit: %w", pgconn.ErrConnClosed), true},
+		{"server gone mid-answer", fmt.Errorf("get product: %w", io.ErrUnexpectedEOF), true},
 		{"statement timeout", &pgconn.PgError{Code: "57014"}, false},
 		{"unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"other", errors.New("boom"), false},
