@@ -9,12 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
+
+	"github.com/sethvargo/go-envconfig"
 )
 
 // ErrorBody is the JSON shape of every error the simulators answer.
@@ -189,4 +194,27 @@ func Serve(ctx context.Context, addr string, h http.Handler) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// Main runs one of the development programs (a simulator, the trace sink): JSON logs, a
+// context that ends on SIGTERM or an interrupt, spans exported as OTEL_* says when traced, and
+// exit status 1 when run fails.
+func Main(name string, traced bool, run func(ctx context.Context, log *slog.Logger, env envconfig.Lookuper) error) {
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	err := func() error {
+		defer stop()
+		if traced {
+			stopTracing, err := Tracing(ctx, name, envconfig.OsLookuper())
+			if err != nil {
+				return err
+			}
+			defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
+		}
+		return run(ctx, log, envconfig.OsLookuper())
+	}()
+	if err != nil {
+		log.Error(name+" failed", "error", err)
+		os.Exit(1)
+	}
 }

@@ -5,9 +5,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/sethvargo/go-envconfig"
 
@@ -16,25 +13,12 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
-	if err := run(log); err != nil {
-		log.Error("paymentsim failed", "error", err)
-		os.Exit(1)
-	}
-}
-
-func run(log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	cfg, err := paymentsim.LoadConfig(ctx, envconfig.OsLookuper())
-	if err != nil {
-		return err
-	}
-	log.Info("paymentsim listening", "addr", cfg.Addr)
-	stopTracing, err := simhttp.Tracing(ctx, "paymentsim", envconfig.OsLookuper())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = stopTracing(context.WithoutCancel(ctx)) }() // best effort: the last spans on the way out
-	return simhttp.Serve(ctx, cfg.Addr, simhttp.Observe(paymentsim.Handler(cfg)))
+	simhttp.Main("paymentsim", true, func(ctx context.Context, log *slog.Logger, env envconfig.Lookuper) error {
+		cfg, err := paymentsim.LoadConfig(ctx, env)
+		if err != nil {
+			return err
+		}
+		log.Info("paymentsim listening", "addr", cfg.Addr)
+		return simhttp.Serve(ctx, cfg.Addr, simhttp.Observe(paymentsim.Handler(cfg)))
+	})
 }
