@@ -64,19 +64,12 @@ func placed(t testing.TB, lines map[uuid.UUID]int) (events.Envelope, events.Orde
 	return ordertest.Event(t, events.OrderPlaced, p.OrderID, p), p
 }
 
-func deliver(t testing.TB, db *pgtest.DB, env events.Envelope) inbox.Result {
-	t.Helper()
-	var res inbox.Result
-	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
-	return res
-}
-
 func TestReservesEveryLine(t *testing.T) {
 	db := pgtest.New(t)
 	ids := products(t, db, 10, 5)
 	env, p := placed(t, map[uuid.UUID]int{ids[0]: 3, ids[1]: 5})
 
-	res := deliver(t, db, env)
+	res := fntest.Deliver(t, newApp(db.Pool), env)
 	if res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.StockReserved {
 		t.Fatalf("result %+v", res)
 	}
@@ -96,7 +89,7 @@ func TestReservesEveryLine(t *testing.T) {
 	}
 
 	// Delivered again: nothing changes.
-	if res := deliver(t, db, env); !res.Duplicate || len(res.Emitted) != 0 {
+	if res := fntest.Deliver(t, newApp(db.Pool), env); !res.Duplicate || len(res.Emitted) != 0 {
 		t.Fatalf("redelivery %+v", res)
 	}
 	if a := onHand(t, db, ids[0]); a.OnHand != 7 || a.Reserved != 3 {
@@ -114,7 +107,7 @@ func TestRejectsAllWhenOneLineIsShort(t *testing.T) {
 	env, p := placed(t, map[uuid.UUID]int{ids[0]: 3, ids[1]: 6, ids[2]: 1, ghost: 2})
 
 	for range 2 { // the second delivery is a duplicate
-		res := deliver(t, db, env)
+		res := fntest.Deliver(t, newApp(db.Pool), env)
 		if !res.Duplicate && (len(res.Emitted) != 1 || res.Emitted[0] != events.StockRejected) {
 			t.Fatalf("result %+v", res)
 		}

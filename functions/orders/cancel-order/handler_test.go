@@ -10,7 +10,6 @@ import (
 
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fn/fntest"
-	"github.com/faas-commerce/faas-commerce/shared/inbox"
 	"github.com/faas-commerce/faas-commerce/shared/orders"
 	"github.com/faas-commerce/faas-commerce/shared/orders/ordertest"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
@@ -31,27 +30,6 @@ func failed(t *testing.T, o orders.Order) events.Envelope {
 	})
 }
 
-func place(t *testing.T, db *pgtest.DB) orders.Order {
-	t.Helper()
-	return ordertest.Place(t, db.Pool, uuid.New(), orders.Item{ProductID: uuid.New(), Quantity: 2})
-}
-
-func get(t *testing.T, db *pgtest.DB, id uuid.UUID) orders.Order {
-	t.Helper()
-	o, err := orders.NewStore(db.Pool).Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
-}
-
-func deliver(t *testing.T, db *pgtest.DB, env events.Envelope) inbox.Result {
-	t.Helper()
-	var res inbox.Result
-	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
-	return res
-}
-
 func TestCancels(t *testing.T) {
 	for _, c := range []struct {
 		event  func(*testing.T, orders.Order) events.Envelope
@@ -59,12 +37,12 @@ func TestCancels(t *testing.T) {
 	}{{rejected, orders.ReasonStockRejected}, {failed, orders.ReasonPaymentFailed}} {
 		t.Run(c.reason, func(t *testing.T) {
 			db := pgtest.New(t)
-			o := place(t, db)
+			o := ordertest.PlaceOne(t, db.Pool)
 			env := c.event(t, o)
-			if res := deliver(t, db, env); res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.OrderCancelled {
+			if res := fntest.Deliver(t, newApp(db.Pool), env); res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.OrderCancelled {
 				t.Fatalf("result %+v", res)
 			}
-			if got := get(t, db, o.ID); got.Status != orders.Cancelled || got.CancelReason != c.reason || got.Version != 2 {
+			if got := ordertest.Get(t, db.Pool, o.ID); got.Status != orders.Cancelled || got.CancelReason != c.reason || got.Version != 2 {
 				t.Fatalf("order %+v", got)
 			}
 			out := ordertest.Outbox(t, db.Pool, events.OrderCancelled, o.ID)
@@ -73,17 +51,17 @@ func TestCancels(t *testing.T) {
 				p != (events.OrderCancelledV1{OrderID: o.ID, CustomerID: o.CustomerID, Total: o.Total, Reason: c.reason}) {
 				t.Fatalf("order.cancelled %+v", out)
 			}
-			if res := deliver(t, db, env); !res.Duplicate {
+			if res := fntest.Deliver(t, newApp(db.Pool), env); !res.Duplicate {
 				t.Fatalf("redelivery %+v", res)
 			}
 			// The other cancel path afterwards keeps the first reason and emits nothing.
-			if res := deliver(t, db, rejected(t, o)); len(res.Emitted) != 0 {
+			if res := fntest.Deliver(t, newApp(db.Pool), rejected(t, o)); len(res.Emitted) != 0 {
 				t.Fatalf("second cancel %+v", res)
 			}
-			if res := deliver(t, db, failed(t, o)); len(res.Emitted) != 0 {
+			if res := fntest.Deliver(t, newApp(db.Pool), failed(t, o)); len(res.Emitted) != 0 {
 				t.Fatalf("second cancel %+v", res)
 			}
-			if got := get(t, db, o.ID); got.CancelReason != c.reason || got.Version != 2 || len(ordertest.Outbox(t, db.Pool, events.OrderCancelled, o.ID)) != 1 {
+			if got := ordertest.Get(t, db.Pool, o.ID); got.CancelReason != c.reason || got.Version != 2 || len(ordertest.Outbox(t, db.Pool, events.OrderCancelled, o.ID)) != 1 {
 				t.Fatalf("cancelled twice: %+v", got)
 			}
 		})
@@ -92,7 +70,7 @@ func TestCancels(t *testing.T) {
 
 func TestNeverCancelsACompletedOrder(t *testing.T) {
 	db := pgtest.New(t)
-	o := place(t, db)
+	o := ordertest.PlaceOne(t, db.Pool)
 	err := pg.InTx(context.Background(), db.Pool, pg.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := orders.Complete(context.Background(), tx, o.ID, o.CustomerID)
 		return err
@@ -100,10 +78,10 @@ func TestNeverCancelsACompletedOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := deliver(t, db, failed(t, o)); len(res.Emitted) != 0 {
+	if res := fntest.Deliver(t, newApp(db.Pool), failed(t, o)); len(res.Emitted) != 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if got := get(t, db, o.ID); got.Status != orders.Completed || got.CancelReason != "" {
+	if got := ordertest.Get(t, db.Pool, o.ID); got.Status != orders.Completed || got.CancelReason != "" {
 		t.Fatalf("order %+v", got)
 	}
 	if n := len(ordertest.Outbox(t, db.Pool, events.OrderCancelled, o.ID)); n != 0 {
@@ -114,7 +92,7 @@ func TestNeverCancelsACompletedOrder(t *testing.T) {
 func TestRefusesEventsItCannotApply(t *testing.T) {
 	db := pgtest.New(t)
 	app := newApp(db.Pool)
-	o := place(t, db)
+	o := ordertest.PlaceOne(t, db.Pool)
 	unknown := o
 	unknown.ID = uuid.New()
 	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", failed(t, unknown)).ExpectError(t, http.StatusNotFound, "order_not_found")
@@ -129,7 +107,7 @@ func TestRefusesEventsItCannotApply(t *testing.T) {
 	wrongType.Type = events.PaymentSucceeded
 	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
 
-	if got := get(t, db, o.ID); got.Status != orders.Pending || got.Version != 1 {
+	if got := ordertest.Get(t, db.Pool, o.ID); got.Status != orders.Pending || got.Version != 1 {
 		t.Fatalf("refused events changed the order: %+v", got)
 	}
 	if n := ordertest.OutboxCount(t, db.Pool); n != 1 { // the order.placed of place

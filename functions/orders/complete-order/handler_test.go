@@ -10,7 +10,6 @@ import (
 
 	"github.com/faas-commerce/faas-commerce/shared/events"
 	"github.com/faas-commerce/faas-commerce/shared/fn/fntest"
-	"github.com/faas-commerce/faas-commerce/shared/inbox"
 	"github.com/faas-commerce/faas-commerce/shared/orders"
 	"github.com/faas-commerce/faas-commerce/shared/orders/ordertest"
 	"github.com/faas-commerce/faas-commerce/shared/pg"
@@ -24,35 +23,14 @@ func succeeded(t *testing.T, o orders.Order) events.Envelope {
 	})
 }
 
-func place(t *testing.T, db *pgtest.DB) orders.Order {
-	t.Helper()
-	return ordertest.Place(t, db.Pool, uuid.New(), orders.Item{ProductID: uuid.New(), Quantity: 2})
-}
-
-func get(t *testing.T, db *pgtest.DB, id uuid.UUID) orders.Order {
-	t.Helper()
-	o, err := orders.NewStore(db.Pool).Get(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return o
-}
-
-func deliver(t *testing.T, db *pgtest.DB, env events.Envelope) inbox.Result {
-	t.Helper()
-	var res inbox.Result
-	fntest.CallAs(t, fntest.Service, newApp(db.Pool), http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
-	return res
-}
-
 func TestCompletesOnce(t *testing.T) {
 	db := pgtest.New(t)
-	o := place(t, db)
+	o := ordertest.PlaceOne(t, db.Pool)
 	env := succeeded(t, o)
-	if res := deliver(t, db, env); res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.OrderCompleted {
+	if res := fntest.Deliver(t, newApp(db.Pool), env); res.Duplicate || len(res.Emitted) != 1 || res.Emitted[0] != events.OrderCompleted {
 		t.Fatalf("result %+v", res)
 	}
-	got := get(t, db, o.ID)
+	got := ordertest.Get(t, db.Pool, o.ID)
 	if got.Status != orders.Completed || got.Version != 2 || got.CancelReason != "" {
 		t.Fatalf("order %+v", got)
 	}
@@ -61,21 +39,21 @@ func TestCompletesOnce(t *testing.T) {
 	if len(out) != 1 || out[0].Decode(&p) != nil || p != (events.OrderCompletedV1{OrderID: o.ID, CustomerID: o.CustomerID, Total: o.Total}) {
 		t.Fatalf("order.completed %+v", out)
 	}
-	if res := deliver(t, db, env); !res.Duplicate {
+	if res := fntest.Deliver(t, newApp(db.Pool), env); !res.Duplicate {
 		t.Fatalf("redelivery %+v", res)
 	}
 	// A second, distinct success event for the order changes nothing either.
-	if res := deliver(t, db, succeeded(t, o)); res.Duplicate || len(res.Emitted) != 0 {
+	if res := fntest.Deliver(t, newApp(db.Pool), succeeded(t, o)); res.Duplicate || len(res.Emitted) != 0 {
 		t.Fatalf("second event %+v", res)
 	}
-	if got := get(t, db, o.ID); got.Version != 2 || len(ordertest.Outbox(t, db.Pool, events.OrderCompleted, o.ID)) != 1 {
+	if got := ordertest.Get(t, db.Pool, o.ID); got.Version != 2 || len(ordertest.Outbox(t, db.Pool, events.OrderCompleted, o.ID)) != 1 {
 		t.Fatalf("completed twice: %+v", got)
 	}
 }
 
 func TestNeverCompletesACancelledOrder(t *testing.T) {
 	db := pgtest.New(t)
-	o := place(t, db)
+	o := ordertest.PlaceOne(t, db.Pool)
 	err := pg.InTx(context.Background(), db.Pool, pg.TxOptions{}, func(tx pgx.Tx) error {
 		_, err := orders.Cancel(context.Background(), tx, o.ID, o.CustomerID, orders.ReasonStockRejected)
 		return err
@@ -83,10 +61,10 @@ func TestNeverCompletesACancelledOrder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res := deliver(t, db, succeeded(t, o)); len(res.Emitted) != 0 {
+	if res := fntest.Deliver(t, newApp(db.Pool), succeeded(t, o)); len(res.Emitted) != 0 {
 		t.Fatalf("result %+v", res)
 	}
-	if got := get(t, db, o.ID); got.Status != orders.Cancelled || got.CancelReason != orders.ReasonStockRejected {
+	if got := ordertest.Get(t, db.Pool, o.ID); got.Status != orders.Cancelled || got.CancelReason != orders.ReasonStockRejected {
 		t.Fatalf("order %+v", got)
 	}
 }
@@ -94,7 +72,7 @@ func TestNeverCompletesACancelledOrder(t *testing.T) {
 func TestRefusesEventsItCannotApply(t *testing.T) {
 	db := pgtest.New(t)
 	app := newApp(db.Pool)
-	o := place(t, db)
+	o := ordertest.PlaceOne(t, db.Pool)
 
 	unknown := o
 	unknown.ID = uuid.New()
@@ -113,7 +91,7 @@ func TestRefusesEventsItCannotApply(t *testing.T) {
 	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", wrongType).ExpectError(t, http.StatusBadRequest, "unexpected_event_type")
 	fntest.CallAs(t, fntest.Service, app, http.MethodPost, "/", fntest.Raw(`{`)).ExpectError(t, http.StatusBadRequest, "invalid_event")
 
-	if got := get(t, db, o.ID); got.Status != orders.Pending || got.Version != 1 {
+	if got := ordertest.Get(t, db.Pool, o.ID); got.Status != orders.Pending || got.Version != 1 {
 		t.Fatalf("refused events changed the order: %+v", got)
 	}
 	var inboxRows int

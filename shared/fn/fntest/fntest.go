@@ -14,6 +14,7 @@ import (
 
 	"github.com/faas-commerce/faas-commerce/shared/auth"
 	"github.com/faas-commerce/faas-commerce/shared/fn"
+	"github.com/faas-commerce/faas-commerce/shared/inbox"
 )
 
 // Handler is anything with the golang-http signature: an *fn.App or an *fn.Lazy.
@@ -142,4 +143,13 @@ func (r Response) ExpectError(t testing.TB, status int, code string, fields ...s
 		}
 	}
 	return e
+}
+
+// Deliver posts an event envelope to a queue-triggered function as the connector does (as the
+// platform's service) and returns its answer, failing the test unless it is 200.
+func Deliver(t testing.TB, h Handler, env any) inbox.Result {
+	t.Helper()
+	var res inbox.Result
+	CallAs(t, Service, h, http.MethodPost, "/", env).Expect(t, http.StatusOK).Decode(t, &res)
+	return res
 }

@@ -117,3 +117,19 @@ func count(t testing.TB, db *pgxpool.Pool, sql string) int {
 	}
 	return n
 }
+
+// PlaceOne places an order of two units of a new product for a new customer.
+func PlaceOne(t testing.TB, db *pgxpool.Pool) orders.Order {
+	t.Helper()
+	return Place(t, db, uuid.New(), orders.Item{ProductID: uuid.New(), Quantity: 2})
+}
+
+// Get reads an order back.
+func Get(t testing.TB, db *pgxpool.Pool, id uuid.UUID) orders.Order {
+	t.Helper()
+	o, err := orders.NewStore(db).Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
