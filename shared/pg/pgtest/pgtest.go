@@ -122,6 +122,7 @@ func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 	var ready bool
 	err = admin.QueryRow(ctx, "SELECT datistemplate FROM pg_database WHERE datname = $1", name).Scan(&ready)
 	if err == nil && ready {
+		dropStaleTemplates(ctx, admin, name)
 		return name, nil
 	}
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -153,7 +154,31 @@ func ensureTemplate(ctx context.Context, adminURL string) (string, error) {
 	if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{name}.Sanitize()+" WITH IS_TEMPLATE true"); err != nil {
 		return "", err
 	}
+	dropStaleTemplates(ctx, admin, name)
 	return name, nil
+}
+
+// dropStaleTemplates removes template databases built from other migrations. One that a test
+// is cloning right now cannot be dropped (no FORCE) and stays for a later run to remove.
+func dropStaleTemplates(ctx context.Context, admin *pgx.Conn, keep string) {
+	rows, err := admin.Query(ctx, "SELECT datname FROM pg_database WHERE datname LIKE 'fc\\_template\\_%' AND datname <> $1", keep)
+	if err != nil {
+		return
+	}
+	stale, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return
+	}
+	for _, db := range stale {
+		id := pgx.Identifier{db}.Sanitize()
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE false"); err != nil {
+			continue
+		}
+		if _, err := admin.Exec(ctx, "DROP DATABASE "+id); err != nil {
+			// In use: put it back as it was, for whoever is cloning it.
+			_, _ = admin.Exec(ctx, "ALTER DATABASE "+id+" WITH IS_TEMPLATE true") //nolint:errcheck // best effort
+		}
+	}
 }
 
 // createFromTemplate clones the template, retrying while another session briefly holds it.
