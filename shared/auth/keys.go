@@ -80,13 +80,7 @@ func (k PublicKey) method() jwt.SigningMethod {
 // RSA, or "RSA PRIVATE KEY" PKCS #1). The first is the active signing key. Errors never quote
 // the key material.
 func ParsePrivateKeys(data []byte) ([]SigningKey, error) {
-	var keys []SigningKey
-	for i := 1; ; i++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
+	return parsePEM(data, "private key", func(b *pem.Block) (SigningKey, error) {
 		var (
 			k   any
 			err error
@@ -97,36 +91,26 @@ func ParsePrivateKeys(data []byte) ([]SigningKey, error) {
 		case "RSA PRIVATE KEY":
 			k, err = x509.ParsePKCS1PrivateKey(b.Bytes)
 		default:
-			return nil, fmt.Errorf("PEM block %d is a %q, not a private key", i, b.Type)
+			return SigningKey{}, fmt.Errorf("a %q is not a private key", b.Type)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", i, err)
+			return SigningKey{}, err
 		}
 		signer, ok := k.(crypto.Signer)
 		if !ok {
-			return nil, fmt.Errorf("PEM block %d: unsupported key type %T", i, k)
+			return SigningKey{}, fmt.Errorf("unsupported key type %T", k)
 		}
 		pub, err := newPublicKey(signer.Public())
 		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", i, err)
+			return SigningKey{}, err
 		}
-		keys = append(keys, SigningKey{PublicKey: pub, Private: signer})
-	}
-	if len(keys) == 0 {
-		return nil, errors.New("no PEM private key found")
-	}
-	return keys, nil
+		return SigningKey{PublicKey: pub, Private: signer}, nil
+	})
 }
 
 // ParsePublicKeys reads one or more PEM public keys ("PUBLIC KEY" PKIX or "RSA PUBLIC KEY").
 func ParsePublicKeys(data []byte) ([]PublicKey, error) {
-	var keys []PublicKey
-	for i := 1; ; i++ {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			break
-		}
+	return parsePEM(data, "public key", func(b *pem.Block) (PublicKey, error) {
 		var (
 			k   any
 			err error
@@ -137,21 +121,35 @@ func ParsePublicKeys(data []byte) ([]PublicKey, error) {
 		case "RSA PUBLIC KEY":
 			k, err = x509.ParsePKCS1PublicKey(b.Bytes)
 		default:
-			return nil, fmt.Errorf("PEM block %d is a %q, not a public key", i, b.Type)
+			return PublicKey{}, fmt.Errorf("a %q is not a public key", b.Type)
 		}
+		if err != nil {
+			return PublicKey{}, err
+		}
+		return newPublicKey(k)
+	})
+}
+
+// parsePEM parses every PEM block in data with parse; errors name the block by its position
+// (never its content), and data without a block is an error naming what was expected.
+func parsePEM[T any](data []byte, what string, parse func(*pem.Block) (T, error)) ([]T, error) {
+	var out []T
+	for i := 1; ; i++ {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		v, err := parse(b)
 		if err != nil {
 			return nil, fmt.Errorf("PEM block %d: %w", i, err)
 		}
-		pub, err := newPublicKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("PEM block %d: %w", i, err)
-		}
-		keys = append(keys, pub)
+		out = append(out, v)
 	}
-	if len(keys) == 0 {
-		return nil, errors.New("no PEM public key found")
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no PEM %s found", what)
 	}
-	return keys, nil
+	return out, nil
 }
 
 // EncodePublicKeys writes keys as PEM "PUBLIC KEY" blocks (the jwt-public-keys secret).
