@@ -174,18 +174,9 @@ func (s *Server) auth(h http.HandlerFunc) http.HandlerFunc {
 }
 
 func (s *Server) create(w http.ResponseWriter, r *http.Request) {
-	if s.faults.Fail() {
-		simhttp.Error(w, http.StatusServiceUnavailable, "unavailable", "the provider is unavailable; retry later")
-		return
-	}
-	key := r.Header.Get("Idempotency-Key")
-	if key == "" || len(key) > 255 {
-		simhttp.Error(w, http.StatusBadRequest, "idempotency_key_required", "send an Idempotency-Key header of 1 to 255 characters")
-		return
-	}
 	var in ChargeRequest
-	if err := simhttp.Decode(r, &in); err != nil {
-		simhttp.Error(w, http.StatusBadRequest, "malformed_request", err.Error())
+	key, ok := s.faults.Accept(w, r, &in)
+	if !ok {
 		return
 	}
 	if msg := validate(in); msg != "" {

@@ -218,3 +218,23 @@ func Main(name string, traced bool, run func(ctx context.Context, log *slog.Logg
 		os.Exit(1)
 	}
 }
+
+// Accept runs the checks a simulated provider's create call starts with: an injected failure
+// (503), an Idempotency-Key of 1 to 255 characters (400), a JSON body decoded into v (400). It
+// answers the error itself; ok says whether to go on, with the key.
+func (f *Faults) Accept(w http.ResponseWriter, r *http.Request, v any) (key string, ok bool) {
+	if f.Fail() {
+		Error(w, http.StatusServiceUnavailable, "unavailable", "the provider is unavailable; retry later")
+		return "", false
+	}
+	key = r.Header.Get("Idempotency-Key")
+	if key == "" || len(key) > 255 {
+		Error(w, http.StatusBadRequest, "idempotency_key_required", "send an Idempotency-Key header of 1 to 255 characters")
+		return "", false
+	}
+	if err := Decode(r, v); err != nil {
+		Error(w, http.StatusBadRequest, "malformed_request", err.Error())
+		return "", false
+	}
+	return key, true
+}
