@@ -100,8 +100,15 @@ func TestOneOrderIsOneTrace(t *testing.T) {
 	// The last spans reach the sink a batch delay after the work: read until every hop is in.
 	var tr traceTree
 	missing := []string{"everything"}
+	// Each program exports in its own batches, so a child can arrive before its parent: wait
+	// for every named hop and for every parent a span names.
 	platform.Eventually(t, 30*time.Second, func() bool {
 		tr, missing = readTrace(t, p.TraceURL, traceID)
+		for _, sp := range tr {
+			if _, ok := tr[sp.ParentID]; sp.ParentID != "" && !ok {
+				missing = append(missing, "the parent of "+sp.Name)
+			}
+		}
 		return len(missing) == 0
 	}, func() string { return fmt.Sprintf("trace %s lacks %v; has\n%s", traceID, missing, render(tr)) })
 
